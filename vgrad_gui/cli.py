@@ -1,0 +1,263 @@
+"""The vgrad-gui command: the desktop app by default, plus headless sub-commands.
+
+    vgrad-gui [--preset NAME | --config FILE] [--autostart] [--fullscreen] [RUN.npz]
+    vgrad-gui record (--preset NAME | --config FILE) [--steps N] [--seed S] -o RUN.npz
+    vgrad-gui summary RUN.npz
+    vgrad-gui presets
+
+Bad input prints one clear message and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from vgrad_gui import __version__
+from vgrad_gui.core.diagnose import diagnose, ratio_text
+from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.presets import all_presets, get_preset
+from vgrad_gui.core.runfile import RunFileError, load_run, save_run
+from vgrad_gui.core.spec import Config, ConfigError, load_config
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+SUBCOMMANDS = ("record", "summary", "presets", "gui")
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vgrad-gui",
+        description="Watch the vanishing gradient problem happen, layer by layer. With no "
+                    "sub-command, opens the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"vgrad-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    add_gui_options(gui)
+
+    rec = sub.add_parser("record", help="train headless and save the run to a file",
+                         description="Train a network without a window and save every layer's "
+                                     "gradient to a run file (.npz).")
+    source = rec.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", metavar="NAME", help="a preset (see 'vgrad-gui presets')")
+    source.add_argument("--config", metavar="FILE", help="a JSON config file")
+    rec.add_argument("--steps", type=int, metavar="N", help="steps to train (default: the "
+                     "config's 'steps')")
+    rec.add_argument("--seed", type=int, metavar="S", help="override the config's seed")
+    rec.add_argument("-o", "--output", required=True, metavar="RUN.npz",
+                     help="where to save the run")
+    rec.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    summ = sub.add_parser("summary", help="per-layer table and diagnosis of a saved run")
+    summ.add_argument("run", metavar="RUN.npz")
+
+    sub.add_parser("presets", help="list the presets with a line on each")
+    return parser
+
+
+def add_gui_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="NAME", help="start from a preset")
+    source.add_argument("--config", metavar="FILE", help="start from a JSON config file")
+    parser.add_argument("--autostart", action="store_true", help="start training at once")
+    parser.add_argument("--fullscreen", action="store_true", help="open full screen "
+                        "(F toggles)")
+    parser.add_argument("run", nargs="?", metavar="RUN.npz", help="open a saved run")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or (args_in[0] not in SUBCOMMANDS
+                       and args_in[0] not in ("-h", "--help", "--version")):
+        args_in = ["gui", *args_in]
+    args = build_parser().parse_args(args_in)
+    try:
+        if args.command == "record":
+            return cmd_record(args)
+        if args.command == "summary":
+            return cmd_summary(args)
+        if args.command == "presets":
+            return cmd_presets()
+        return cmd_gui(args)
+    except (ConfigError, RunFileError, UsageError) as exc:
+        print(f"vgrad-gui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def config_from_args(preset: str | None, config_file: str | None) -> Config:
+    if preset:
+        return get_preset(preset).config
+    if config_file:
+        return load_config(config_file)
+    return Config()
+
+
+# -- record -------------------------------------------------------------------------------
+def cmd_record(args: argparse.Namespace) -> int:
+    config = config_from_args(args.preset, args.config)
+    changes = {}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if changes:
+        config = config.replace(**changes)
+    out = Path(args.output)
+    if out.is_dir():
+        raise UsageError(f"{out} is a directory; give a file name such as {out / 'run.npz'}")
+    if not out.parent.exists():
+        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+
+    import torch  # imported here so 'summary' and 'presets' start fast
+
+    from vgrad_gui.core.records import StepRecord
+    from vgrad_gui.core.trainer import Trainer, threads_for
+
+    torch.set_num_threads(threads_for(config))
+    trainer = Trainer(config)
+    kind = trainer.probe.inactive_kind
+    name = args.preset or Path(args.config).name
+    history = RunHistory(config, trainer.layer_names, kind, {"source": name})
+    progress = Progress(config.steps, sys.stderr, enabled=not args.quiet)
+    started = time.perf_counter()
+    interrupted = False
+
+    def on_record(record: StepRecord) -> None:
+        history.append(record)
+        progress.update(history)
+        if history.first_nonfinite_step is not None:
+            trainer.stop()  # nothing more can be learned from NaN weights
+
+    try:
+        trainer.run(config.steps, on_record)
+    except KeyboardInterrupt:
+        interrupted = True
+    progress.close()
+    elapsed = time.perf_counter() - started
+    save_run(history, out)
+    findings = diagnose(history)
+    rate = history.step / elapsed if elapsed > 0 else 0.0
+    loss = history.latest("steps", "loss")
+    acc = history.latest("evals", "test_accuracy")
+    parts = [f"recorded {history.step} steps of {name} in {elapsed:.1f} s ({rate:.0f} steps/s)"]
+    if loss is not None:
+        parts.append(f"loss {float(loss[0]):.3f}")
+    if acc is not None:
+        parts.append(f"test accuracy {float(acc[0]):.1%}")
+    line = ", ".join(parts) + f" -> {out}"
+    if findings:
+        line += f"\n{findings[0].message}"
+    if history.first_nonfinite_step is not None:
+        line += f"\nstopped at step {history.step}: the gradients are no longer finite."
+    if interrupted:
+        print(f"interrupted: saved the {history.step} steps done so far.\n{line}")
+        return EXIT_INTERRUPTED
+    print(line)
+    return 0
+
+
+class Progress:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, history: RunHistory) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        step = history.step
+        loss = history.latest("steps", "loss")
+        frac = step / max(1, self.total)
+        bar = "#" * int(frac * 30)
+        rate = step / max(1e-9, now - self.started)
+        loss_text = f"loss {float(loss[0]):.4f}" if loss is not None else ""
+        self.stream.write(f"\r[{bar:<30}] {step}/{self.total} steps  {rate:.0f}/s  {loss_text} ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 78 + "\r")
+            self.stream.flush()
+
+
+# -- summary ------------------------------------------------------------------------------
+def cmd_summary(args: argparse.Namespace) -> int:
+    history = load_run(args.run)
+    print(summary_text(history, args.run))
+    return 0
+
+
+def summary_text(history: RunHistory, source: str) -> str:
+    cfg = history.config
+    rec = history.steps.records(history.cols("steps", "grad_norm"))
+    lines = [
+        f"{source}: {history.step} steps, depth {cfg.depth} x width {cfg.width}, "
+        f"{cfg.activation}, init {cfg.init}, norm {cfg.norm}, residual "
+        f"{'on' if cfg.residual else 'off'}, {cfg.optimizer} lr {cfg.lr:g}, {cfg.dataset}",
+    ]
+    if len(rec["count"]) == 0:
+        lines.append("no steps recorded")
+        return "\n".join(lines)
+    mean = rec["mean"]
+    first, last = mean[0], mean[-1]
+    with np.errstate(all="ignore"):
+        median = np.nanmedian(np.where(np.isfinite(mean), mean, np.nan), axis=0)
+        ratio = median / median[-1]
+    width = max(len(n) for n in history.layer_names)
+    header = (f"{'layer':<{width}}  {'first':>10}  {'last':>10}  {'median':>10}  "
+              f"{'vs output':>10}")
+    lines += ["", header, "-" * len(header)]
+    for i, name in enumerate(history.layer_names):
+        lines.append(f"{name:<{width}}  {_fmt(first[i])}  {_fmt(last[i])}  {_fmt(median[i])}  "
+                     f"{ratio_text(float(ratio[i])):>10}")
+    lines.append("")
+    findings = diagnose(history)
+    lines += [f"- {f.message}" for f in findings] or ["- no diagnosis"]
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    x = float(x)
+    return f"{x:>10.3e}" if math.isfinite(x) else f"{x!s:>10}"
+
+
+# -- presets ------------------------------------------------------------------------------
+def cmd_presets() -> int:
+    presets = all_presets()
+    width = max(len(p.name) for p in presets)
+    for p in presets:
+        print(f"{p.name:<{width}}  {p.summary}")
+    return 0
+
+
+# -- gui ----------------------------------------------------------------------------------
+def cmd_gui(args: argparse.Namespace) -> int:
+    config = config_from_args(args.preset, args.config) if (args.preset or args.config) \
+        else None
+    run = None
+    if args.run:
+        run = load_run(args.run)
+    from vgrad_gui.qt.app import run_app
+
+    return run_app(config=config, preset=args.preset, autostart=args.autostart,
+                   fullscreen=args.fullscreen, run=run, run_path=args.run)

@@ -1,0 +1,417 @@
+"""RunHistory: what a run recorded, in memory that stays bounded however long the run.
+
+Each table (steps, probes, evals) is a ``Series``: the most recent rows at full resolution,
+older rows folded into buckets that keep min, max and mean, so a one-step spike still shows in
+the max of the bucket that holds it. Buckets have one size at a time; when they fill their
+array, neighbours merge in pairs and the size doubles. Memory is therefore fixed by the
+capacities, not by the run length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vgrad_gui.core.records import StepRecord, channel_widths
+from vgrad_gui.core.spec import Config
+
+RAW_KEEP = 10_240  # rows always kept at full resolution (runs up to this long lose nothing)
+RAW_CHUNK = 2_048  # rows folded into buckets at a time, so folding is vectorised
+COARSE_CAPACITY = 4_096  # buckets; must be even
+
+
+@dataclass
+class Binned:
+    """A table decimated for drawing: one entry per non-empty bin."""
+
+    x: np.ndarray  # float64 [bins]: mean step of what fell in each bin
+    mean: np.ndarray  # float64 [bins, k]
+    min: np.ndarray  # float32 [bins, k]
+    max: np.ndarray  # float32 [bins, k]
+
+
+class Series:
+    """A bounded, multi-resolution table of float32 rows keyed by increasing step numbers."""
+
+    def __init__(self, width: int, raw_keep: int = RAW_KEEP, raw_chunk: int = RAW_CHUNK,
+                 coarse_capacity: int = COARSE_CAPACITY) -> None:
+        if coarse_capacity % 2:
+            raise ValueError("coarse_capacity must be even")
+        self.width = width
+        self.raw_keep = raw_keep
+        self.raw_chunk = raw_chunk
+        self.coarse_capacity = coarse_capacity
+        self._raw = np.empty((0, width), np.float32)
+        self._raw_steps = np.empty(0, np.int64)
+        self._n_raw = 0
+        self._c_min = np.empty((0, width), np.float32)
+        self._c_max = np.empty((0, width), np.float32)
+        self._c_sum = np.empty((0, width), np.float64)
+        self._c_count = np.empty(0, np.int64)
+        self._c_first = np.empty(0, np.int64)
+        self._c_last = np.empty(0, np.int64)
+        self._n_coarse = 0
+        self.span = 1  # raw rows per full bucket
+        self._pending: tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int] | None = None
+        self.total_rows = 0
+        self.version = 0  # bumps on every change, so views can skip redrawing
+
+    # -- writing ------------------------------------------------------------------------
+    def append(self, step: int, row: np.ndarray) -> None:
+        self.extend(np.array([step], np.int64), np.asarray(row, np.float32).reshape(1, -1))
+
+    def extend(self, steps: np.ndarray, rows: np.ndarray) -> None:
+        steps = np.asarray(steps, np.int64)
+        rows = np.asarray(rows, np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.width or len(steps) != len(rows):
+            raise ValueError(f"rows must be [n, {self.width}] with n steps; got {rows.shape} "
+                             f"and {steps.shape}")
+        n = len(rows)
+        if n == 0:
+            return
+        limit = self.raw_keep + self.raw_chunk
+        start = 0
+        while start < n:
+            if self._n_raw == limit:
+                self._evict(self.raw_chunk)
+            take = min(n - start, limit - self._n_raw)
+            self._ensure_raw(self._n_raw + take)
+            self._raw[self._n_raw : self._n_raw + take] = rows[start : start + take]
+            self._raw_steps[self._n_raw : self._n_raw + take] = steps[start : start + take]
+            self._n_raw += take
+            start += take
+        self.total_rows += n
+        self.version += 1
+
+    def _ensure_raw(self, need: int) -> None:
+        cap = len(self._raw)
+        if need <= cap:
+            return
+        new_cap = min(max(need, 2 * cap, 256), self.raw_keep + self.raw_chunk)
+        raw = np.empty((new_cap, self.width), np.float32)
+        raw[: self._n_raw] = self._raw[: self._n_raw]
+        steps = np.empty(new_cap, np.int64)
+        steps[: self._n_raw] = self._raw_steps[: self._n_raw]
+        self._raw, self._raw_steps = raw, steps
+
+    def _evict(self, n: int) -> None:
+        self._fold(self._raw_steps[:n].copy(), self._raw[:n].copy())
+        keep = self._n_raw - n
+        self._raw[:keep] = self._raw[n : self._n_raw]
+        self._raw_steps[:keep] = self._raw_steps[n : self._n_raw]
+        self._n_raw = keep
+
+    def _fold(self, steps: np.ndarray, rows: np.ndarray) -> None:
+        i, n = 0, len(rows)
+        while i < n:
+            if self._pending is not None:
+                mn, mx, sm, count, first, _last = self._pending
+                take = min(self.span - count, n - i)
+                block = rows[i : i + take]
+                self._pending = (np.minimum(mn, block.min(0)), np.maximum(mx, block.max(0)),
+                                 sm + block.sum(0, dtype=np.float64), count + take, first,
+                                 int(steps[i + take - 1]))
+                i += take
+                if self._pending[3] >= self.span:
+                    if self._n_coarse == self.coarse_capacity:
+                        # Merging doubles the span, so this bucket keeps filling instead.
+                        self._merge()
+                    else:
+                        self._push_pending()
+                continue
+            nb = (n - i) // self.span
+            if nb == 0:
+                block = rows[i:]
+                self._pending = (block.min(0), block.max(0), block.sum(0, dtype=np.float64),
+                                 n - i, int(steps[i]), int(steps[-1]))
+                break
+            if self._n_coarse == self.coarse_capacity:
+                self._merge()
+                continue
+            nb = min(nb, self.coarse_capacity - self._n_coarse)
+            s = self.span
+            block = rows[i : i + nb * s].reshape(nb, s, self.width)
+            self._push(block.min(1), block.max(1), block.sum(1, dtype=np.float64),
+                       np.full(nb, s, np.int64), steps[i : i + nb * s : s],
+                       steps[i + s - 1 : i + nb * s : s])
+            i += nb * s
+
+    def _push_pending(self) -> None:
+        assert self._pending is not None
+        mn, mx, sm, count, first, last = self._pending
+        self._pending = None
+        self._push(mn[None], mx[None], sm[None], np.array([count]), np.array([first]),
+                   np.array([last]))
+
+    def _push(self, mn: np.ndarray, mx: np.ndarray, sm: np.ndarray, count: np.ndarray,
+              first: np.ndarray, last: np.ndarray) -> None:
+        k = len(count)
+        need = self._n_coarse + k
+        if need > len(self._c_count):
+            cap = min(max(need, 2 * len(self._c_count), 64), self.coarse_capacity)
+            self._c_min = _grow(self._c_min, cap, self._n_coarse)
+            self._c_max = _grow(self._c_max, cap, self._n_coarse)
+            self._c_sum = _grow(self._c_sum, cap, self._n_coarse)
+            self._c_count = _grow(self._c_count, cap, self._n_coarse)
+            self._c_first = _grow(self._c_first, cap, self._n_coarse)
+            self._c_last = _grow(self._c_last, cap, self._n_coarse)
+        sl = slice(self._n_coarse, need)
+        self._c_min[sl], self._c_max[sl], self._c_sum[sl] = mn, mx, sm
+        self._c_count[sl], self._c_first[sl], self._c_last[sl] = count, first, last
+        self._n_coarse = need
+
+    def _merge(self) -> None:
+        """Halve the buckets by merging neighbours; NaN and Inf propagate (never dropped)."""
+        n = self._n_coarse
+        h = n // 2
+        for arr, op in ((self._c_min, np.minimum), (self._c_max, np.maximum)):
+            arr[:h] = op(arr[0:n:2], arr[1:n:2])
+        self._c_sum[:h] = self._c_sum[0:n:2] + self._c_sum[1:n:2]
+        self._c_count[:h] = self._c_count[0:n:2] + self._c_count[1:n:2]
+        self._c_first[:h] = self._c_first[0:n:2]
+        self._c_last[:h] = self._c_last[1:n:2]
+        self._n_coarse = h
+        self.span *= 2
+
+    # -- reading --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Records held: buckets (including a partly filled one) plus full-resolution rows."""
+        return self._n_coarse + (self._pending is not None) + self._n_raw
+
+    @property
+    def n_raw(self) -> int:
+        return self._n_raw
+
+    @property
+    def decimated(self) -> bool:
+        return self._n_coarse > 0 or self._pending is not None
+
+    @property
+    def first_raw_step(self) -> int | None:
+        return int(self._raw_steps[0]) if self._n_raw else None
+
+    @property
+    def last_step(self) -> int | None:
+        if self._n_raw:
+            return int(self._raw_steps[self._n_raw - 1])
+        if self._pending is not None:
+            return self._pending[5]
+        return int(self._c_last[self._n_coarse - 1]) if self._n_coarse else None
+
+    def last_row(self) -> np.ndarray | None:
+        if self._n_raw:
+            return self._raw[self._n_raw - 1]
+        return None
+
+    def raw(self, cols: slice | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The full-resolution rows (views, do not modify): steps [n], rows [n, k]."""
+        rows = self._raw[: self._n_raw]
+        return self._raw_steps[: self._n_raw], rows if cols is None else rows[:, cols]
+
+    def records(self, cols: slice | None = None) -> dict[str, np.ndarray]:
+        """Every record, oldest first: buckets then full-resolution rows, as new arrays.
+
+        Keys: first, last (step range), count (rows per record), mean, min, max.
+        """
+        cs = cols if cols is not None else slice(None)
+        nc = self._n_coarse
+        c_sum = self._c_sum[:nc, cs]
+        c_cnt = self._c_count[:nc]
+        firsts = [self._c_first[:nc]]
+        lasts = [self._c_last[:nc]]
+        counts = [c_cnt]
+        means = [c_sum / np.maximum(c_cnt, 1)[:, None]]
+        mins = [self._c_min[:nc, cs]]
+        maxs = [self._c_max[:nc, cs]]
+        if self._pending is not None:
+            mn, mx, sm, count, first, last = self._pending
+            firsts.append(np.array([first]))
+            lasts.append(np.array([last]))
+            counts.append(np.array([count]))
+            means.append((sm / count)[None, cs])
+            mins.append(mn[None, cs])
+            maxs.append(mx[None, cs])
+        steps, rows = self.raw(cs)
+        firsts.append(steps)
+        lasts.append(steps)
+        counts.append(np.ones(len(steps), np.int64))
+        means.append(rows.astype(np.float64))
+        mins.append(rows)
+        maxs.append(rows)
+        return {"first": np.concatenate(firsts), "last": np.concatenate(lasts),
+                "count": np.concatenate(counts), "mean": np.concatenate(means),
+                "min": np.concatenate(mins), "max": np.concatenate(maxs)}
+
+    def binned(self, cols: slice, bins: int, x_range: tuple[float, float] | None = None
+               ) -> Binned:
+        """Decimate columns ``cols`` to at most ``bins`` equal-width step bins over
+        ``x_range`` (default: everything). Mean, min and max per bin; NaN propagates."""
+        bins = max(1, int(bins))
+        parts = self._parts(cols)
+        if not parts:
+            k = len(range(*cols.indices(self.width)))
+            e = np.empty((0, k))
+            return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
+        lo = float(parts[0][0][0]) if x_range is None else x_range[0]
+        hi = float(parts[-1][0][-1]) if x_range is None else x_range[1]
+        if hi <= lo:
+            hi = lo + 1.0
+        edges = np.linspace(lo, hi, bins + 1)
+        edges[-1] = np.nextafter(hi, np.inf)
+        xs, means, mins, maxs, weights = [], [], [], [], []
+        for x, sm, cnt, mn, mx in parts:
+            a, b = np.searchsorted(x, [lo, edges[-1]])
+            if a >= b:
+                continue
+            x, sm, cnt, mn, mx = x[a:b], sm[a:b], cnt[a:b], mn[a:b], mx[a:b]
+            starts = np.searchsorted(x, edges[:-1])
+            ends = np.append(starts[1:], len(x))
+            starts = starts[starts < ends]
+            w = np.add.reduceat(cnt, starts)
+            xs.append(np.add.reduceat(x * cnt, starts) / w)
+            means.append(np.add.reduceat(sm, starts, axis=0, dtype=np.float64))
+            mins.append(np.minimum.reduceat(mn, starts, axis=0))
+            maxs.append(np.maximum.reduceat(mx, starts, axis=0))
+            weights.append(w)
+        if not xs:
+            k = len(range(*cols.indices(self.width)))
+            e = np.empty((0, k))
+            return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
+        x = np.concatenate(xs)
+        w = np.concatenate(weights)
+        total = np.concatenate(means)
+        mn_all = np.concatenate(mins)
+        mx_all = np.concatenate(maxs)
+        # The bucket and raw parts may both put entries in the bin where they meet; join them.
+        bin_of = np.minimum(np.searchsorted(edges, x, side="right") - 1, bins - 1)
+        if len(bin_of) > 1 and (np.diff(bin_of) == 0).any():
+            starts = np.flatnonzero(np.r_[True, np.diff(bin_of) != 0])
+            wx = np.add.reduceat(x * w, starts)
+            total = np.add.reduceat(total, starts, axis=0)
+            mn_all = np.minimum.reduceat(mn_all, starts, axis=0)
+            mx_all = np.maximum.reduceat(mx_all, starts, axis=0)
+            w = np.add.reduceat(w, starts)
+            x = wx / w
+        return Binned(x, total / w[:, None], mn_all, mx_all)
+
+    def _parts(self, cols: slice) -> list[tuple[np.ndarray, ...]]:
+        """(x, sum, count, min, max) for the bucket part and the raw part, each sorted."""
+        parts = []
+        nc = self._n_coarse
+        if nc or self._pending is not None:
+            first = self._c_first[:nc].astype(np.float64)
+            last = self._c_last[:nc].astype(np.float64)
+            sm, cnt = self._c_sum[:nc, cols], self._c_count[:nc]
+            mn, mx = self._c_min[:nc, cols], self._c_max[:nc, cols]
+            if self._pending is not None:
+                p_mn, p_mx, p_sm, p_cnt, p_first, p_last = self._pending
+                first = np.append(first, p_first)
+                last = np.append(last, p_last)
+                sm = np.concatenate([sm, p_sm[None, cols]])
+                cnt = np.append(cnt, p_cnt)
+                mn = np.concatenate([mn, p_mn[None, cols]])
+                mx = np.concatenate([mx, p_mx[None, cols]])
+            parts.append(((first + last) / 2, sm, cnt, mn, mx))
+        if self._n_raw:
+            steps, rows = self.raw(cols)
+            parts.append((steps.astype(np.float64), rows, np.ones(len(steps), np.int64), rows,
+                          rows))
+        return parts
+
+    def nbytes(self) -> int:
+        arrays = [self._raw, self._raw_steps, self._c_min, self._c_max, self._c_sum,
+                  self._c_count, self._c_first, self._c_last]
+        return sum(a.nbytes for a in arrays)
+
+    # -- state for the run file ---------------------------------------------------------
+    def load_records(self, first: np.ndarray, last: np.ndarray, count: np.ndarray,
+                     mean: np.ndarray, mn: np.ndarray, mx: np.ndarray, n_decimated: int) -> None:
+        """Restore from ``records()`` output (used by the run-file reader)."""
+        nd = n_decimated
+        if nd > self.coarse_capacity:
+            raise ValueError("more decimated records than a history holds")
+        if nd:
+            self._push(mn[:nd].astype(np.float32), mx[:nd].astype(np.float32),
+                       mean[:nd] * count[:nd, None], count[:nd].astype(np.int64),
+                       first[:nd].astype(np.int64), last[:nd].astype(np.int64))
+            self.span = int(count[:nd].max())
+        raw_rows = mean[nd:].astype(np.float32)
+        raw_steps = last[nd:].astype(np.int64)
+        if len(raw_rows) > self.raw_keep + self.raw_chunk:
+            raise ValueError("more full-resolution rows than a history holds")
+        self._ensure_raw(len(raw_rows))
+        self._raw[: len(raw_rows)] = raw_rows
+        self._raw_steps[: len(raw_rows)] = raw_steps
+        self._n_raw = len(raw_rows)
+        self.total_rows = int(count.sum())
+        self.version += 1
+
+
+def _grow(arr: np.ndarray, cap: int, keep: int) -> np.ndarray:
+    out = np.empty((cap, *arr.shape[1:]), arr.dtype)
+    out[:keep] = arr[:keep]
+    return out
+
+
+@dataclass
+class RunHistory:
+    """Everything one run recorded: its config, layer names and three bounded tables."""
+
+    config: Config
+    layer_names: list[str]
+    inactive_kind: str = ""  # "saturated", "dead" or "" for the activation used
+    extra: dict[str, Any] = field(default_factory=dict)
+    steps: Series = field(init=False)
+    probes: Series = field(init=False)
+    evals: Series = field(init=False)
+    first_nonfinite_step: int | None = None
+
+    def __post_init__(self) -> None:
+        self.n_layers = len(self.layer_names)
+        self.layouts = {t: channel_widths(t, self.n_layers) for t in ("steps", "probes",
+                                                                       "evals")}
+        self.steps = Series(sum(w for _, w in self.layouts["steps"]))
+        self.probes = Series(sum(w for _, w in self.layouts["probes"]))
+        self.evals = Series(sum(w for _, w in self.layouts["evals"]))
+
+    def table(self, name: str) -> Series:
+        return {"steps": self.steps, "probes": self.probes, "evals": self.evals}[name]
+
+    def cols(self, table: str, channel: str) -> slice:
+        """Column slice of a channel within its table's rows."""
+        start = 0
+        for name, width in self.layouts[table]:
+            if name == channel:
+                return slice(start, start + width)
+            start += width
+        raise KeyError(f"no channel {channel!r} in table {table!r}")
+
+    def append(self, record: StepRecord) -> None:
+        self.extend("steps", np.array([record.step]), record.row[None])
+        if record.probe is not None:
+            self.probes.append(record.step, record.probe)
+        if record.eval is not None:
+            self.evals.append(record.step, record.eval)
+
+    def extend(self, table: str, steps: np.ndarray, rows: np.ndarray) -> None:
+        if table == "steps" and self.first_nonfinite_step is None:
+            checked = rows[:, : 2 * self.n_layers + 1]
+            bad = ~np.isfinite(checked).all(axis=1)
+            if bad.any():
+                self.first_nonfinite_step = int(np.asarray(steps)[np.argmax(bad)])
+        self.table(table).extend(steps, rows)
+
+    @property
+    def step(self) -> int:
+        """The last step recorded (0 before the first)."""
+        last = self.steps.last_step
+        return 0 if last is None else last
+
+    def latest(self, table: str, channel: str) -> np.ndarray | None:
+        row = self.table(table).last_row()
+        return None if row is None else row[self.cols(table, channel)]
+
+    def nbytes(self) -> int:
+        return self.steps.nbytes() + self.probes.nbytes() + self.evals.nbytes()
