@@ -122,7 +122,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     import torch  # imported here so 'summary' and 'presets' start fast
 
-    from vgrad_gui.core.records import StepRecord
+    from vgrad_gui.core.records import RecordBlock
     from vgrad_gui.core.trainer import Trainer, threads_for
 
     torch.set_num_threads(threads_for(config))
@@ -134,14 +134,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     interrupted = False
 
-    def on_record(record: StepRecord) -> None:
-        history.append(record)
+    def on_block(block: RecordBlock) -> None:
+        history.append(block)
         progress.update(history)
         if history.first_nonfinite_step is not None:
             trainer.stop()  # nothing more can be learned from NaN weights
 
     try:
-        trainer.run(config.steps, on_record)
+        trainer.run(config.steps, on_block)
     except KeyboardInterrupt:
         interrupted = True
     progress.close()

@@ -8,7 +8,7 @@ diagnose, runfile, presets, datasets) stay fast for the GUI process, which never
 from vgrad_gui.core.diagnose import Finding, diagnose
 from vgrad_gui.core.history import RunHistory, Series
 from vgrad_gui.core.presets import Preset, all_presets, get_preset
-from vgrad_gui.core.records import StepRecord
+from vgrad_gui.core.records import RecordBlock
 from vgrad_gui.core.runfile import RunFileError, load_run, save_run
 from vgrad_gui.core.spec import Config, ConfigError, load_config
 
@@ -20,7 +20,7 @@ __all__ = [
     "RunFileError",
     "RunHistory",
     "Series",
-    "StepRecord",
+    "RecordBlock",
     "all_presets",
     "diagnose",
     "get_preset",

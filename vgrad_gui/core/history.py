@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vgrad_gui.core.records import StepRecord, channel_widths
+from vgrad_gui.core.records import RecordBlock, channel_widths
 from vgrad_gui.core.spec import Config
 
 RAW_KEEP = 10_240  # rows always kept at full resolution (runs up to this long lose nothing)
@@ -60,6 +60,14 @@ class Series:
 
     # -- writing ------------------------------------------------------------------------
     def append(self, step: int, row: np.ndarray) -> None:
+        n = self._n_raw
+        if n < len(self._raw) and len(row) == self.width:  # the common case, kept cheap
+            self._raw[n] = row
+            self._raw_steps[n] = step
+            self._n_raw = n + 1
+            self.total_rows += 1
+            self.version += 1
+            return
         self.extend(np.array([step], np.int64), np.asarray(row, np.float32).reshape(1, -1))
 
     def extend(self, steps: np.ndarray, rows: np.ndarray) -> None:
@@ -388,12 +396,15 @@ class RunHistory:
             start += width
         raise KeyError(f"no channel {channel!r} in table {table!r}")
 
-    def append(self, record: StepRecord) -> None:
-        self.extend("steps", np.array([record.step]), record.row[None])
-        if record.probe is not None:
-            self.probes.append(record.step, record.probe)
-        if record.eval is not None:
-            self.evals.append(record.step, record.eval)
+    def append(self, block: RecordBlock) -> None:
+        """Add what a block of training steps recorded."""
+        if self.first_nonfinite_step is None:
+            self.first_nonfinite_step = block.first_nonfinite(self.n_layers)
+        self.steps.extend(block.steps, block.rows)
+        if len(block.probe_steps):
+            self.probes.extend(block.probe_steps, block.probe_rows)
+        if len(block.eval_steps):
+            self.evals.extend(block.eval_steps, block.eval_rows)
 
     def extend(self, table: str, steps: np.ndarray, rows: np.ndarray) -> None:
         if table == "steps" and self.first_nonfinite_step is None:

@@ -1,14 +1,25 @@
 """GradientProbe: reads every Linear layer's gradient each step, cheaply.
 
-Why it is shaped like this: a Python loop of ``p.grad.norm().item()`` costs ~11% of a small
-step, and ``torch._foreach_norm`` ~6%. Instead every parameter and every gradient lives in one
-flat buffer, laid out so that tensors of equal size sit next to each other; one
-``vector_norm(dim=1)`` per size group then reads many layers at once, in float64 so that the
-squares of tiny (vanishing) gradients do not underflow. Everything a step reports is packed
-into one tensor, so there is one device-to-host transfer per step.
+Why it is shaped like this. The budget is ~5% of a 2 ms step, and on the CPU every tensor op
+or numpy call made between two backward passes costs 5-50 us (its code and data are cold by
+then); a Python loop of ``p.grad.norm().item()`` costs ~11% of a small step and
+``torch._foreach_norm`` ~6%. So:
 
-The probe owns gradient zeroing (``zero_grad``): autograd accumulates into the existing views
-instead of allocating new gradients, and ``set_to_none`` would detach them from the buffer.
+- every weight (and every weight gradient) is a view into one row of a 2-D buffer, zero-padded
+  to the longest layer, so one ``vector_norm(dim=1)`` reads every layer's norm at once (padding
+  adds nothing to a norm); biases get a second such buffer;
+- per step, only those norms are taken, written into a block buffer; everything else a step
+  reports (loss, accuracy) is collected once per block of steps, in a few batched ops and one
+  device-to-host transfer;
+- vanishing gradients are tiny, and in float32 the squares of values below ~1e-19 underflow,
+  so a float32 norm would report 0 where the truth is 1e-25. On accelerators the norms are
+  taken in float64. On the CPU, where float64 costs ~3x, they are taken in float32 and the rows
+  "at risk" (norm below 1e-10 or above 1e13 when last checked, 10^5 away from where float32
+  goes wrong; every row during the first steps) are also taken in float64, which replaces them.
+
+The probe owns gradient zeroing (``zero_grad``): autograd then accumulates into the existing
+views instead of allocating new gradients; ``zero_grad(set_to_none=True)`` elsewhere would
+detach the gradients from the buffer.
 """
 
 from __future__ import annotations
@@ -18,89 +29,71 @@ import math
 import numpy as np
 import torch
 
-from vgrad_gui.core.activations import INFO, inactive_mask
+from vgrad_gui.core.activations import INFO, SIGMOID_SATURATION, TANH_SATURATION
 from vgrad_gui.core.builder import VGradNet
 
-
-class SegmentNorms:
-    """L2 norms of fixed segments of a flat tensor, grouped by segment size."""
-
-    def __init__(self, sizes: list[int], offsets: list[int], device: torch.device) -> None:
-        order = sorted(range(len(sizes)), key=lambda i: (sizes[i], offsets[i]))
-        # Runs of equal size that are also adjacent in memory become one 2-D view.
-        self.groups: list[tuple[int, int, int]] = []  # (start, count, size)
-        for i in order:
-            start, size = offsets[i], sizes[i]
-            if self.groups:
-                g_start, g_count, g_size = self.groups[-1]
-                if g_size == size and g_start + g_count * g_size == start:
-                    self.groups[-1] = (g_start, g_count + 1, g_size)
-                    continue
-            self.groups.append((start, 1, size))
-        # Position of each segment (in the caller's order) within the concatenated groups.
-        position = {seg: pos for pos, seg in enumerate(order)}
-        self.index = torch.tensor([position[i] for i in range(len(sizes))], device=device)
-
-    def __call__(self, flat: torch.Tensor) -> torch.Tensor:
-        parts = [
-            torch.linalg.vector_norm(flat[s : s + c * z].view(c, z), dim=1, dtype=torch.float64)
-            for s, c, z in self.groups
-        ]
-        return torch.cat(parts).index_select(0, self.index)
+MAX_BLOCK = 64  # steps per block at most
 
 
 class GradientProbe:
-    """Attach to a model once, before creating its optimizer; then each step:
-    ``zero_grad()``, forward and backward, ``measure(...)`` before ``optimizer.step()`` and
-    ``finish(...)`` after it."""
+    """Attach to a model once, before creating its optimizer. Then, for each step ``slot`` of
+    a block (0, 1, ...): ``begin(step)`` before the forward pass, ``zero_grad()`` and backward,
+    ``measure(slot, step)`` before ``optimizer.step()`` and ``after_update(slot, step)`` after it;
+    at the end of the block, ``collect(...)``."""
 
-    def __init__(self, model: VGradNet, activation: str, stats_every: int = 10) -> None:
+    def __init__(self, model: VGradNet, activation: str, stats_every: int = 100) -> None:
         self.model = model
         self.activation = activation
         self.inactive_kind = INFO[activation].inactive_kind
         self.stats_every = max(1, int(stats_every))
         linears = model.linears
-        self.n_layers = len(linears)
-        device = linears[0].weight.device
-        reported = [lin.weight for lin in linears] + [
-            lin.bias if lin.bias is not None else None for lin in linears
-        ]
-        if any(p is None for p in reported):
+        self.n_layers = n = len(linears)
+        self.n_hidden = n - 1
+        weights = [lin.weight for lin in linears]
+        biases = [lin.bias for lin in linears]
+        if any(b is None for b in biases):
             raise ValueError("every Linear layer needs a bias")
-        reported_params = [p for p in reported if p is not None]
-        others = [p for p in model.parameters() if all(p is not q for q in reported_params)]
-        # Lay reported tensors out sorted by size so equal sizes are adjacent.
-        sizes = [p.numel() for p in reported_params]
-        layout = sorted(range(len(reported_params)), key=lambda i: sizes[i])
-        offsets = [0] * len(reported_params)
-        cursor = 0
-        for i in layout:
-            offsets[i] = cursor
-            cursor += sizes[i]
-        self.n_reported = cursor
-        total = cursor + sum(p.numel() for p in others)
-        dtype = linears[0].weight.dtype
-        self.params = torch.empty(total, dtype=dtype, device=device)
-        self.grads = torch.zeros(total, dtype=dtype, device=device)
-        placed = [(p, offsets[i]) for i, p in enumerate(reported_params)]
-        cursor = self.n_reported
-        for p in others:
-            placed.append((p, cursor))
-            cursor += p.numel()
+        ref = weights[0]
+        device, dtype = ref.device, ref.dtype
+        self.device = device
+        self.on_cpu = device.type == "cpu"
+        reported = {id(p) for p in weights} | {id(b) for b in biases if b is not None}
+        others = [p for p in model.parameters() if id(p) not in reported]
+        w_cols = max(w.numel() for w in weights)
+        b_cols = max(b.numel() for b in biases if b is not None)
+        w_size, b_size = n * w_cols, n * b_cols
+        total = w_size + b_size + sum(p.numel() for p in others)
+        self._param_flat = torch.zeros(total, dtype=dtype, device=device)
+        self._grad_flat = torch.zeros(total, dtype=dtype, device=device)
+        self.weights = self._param_flat[:w_size].view(n, w_cols)
+        self.weight_grads = self._grad_flat[:w_size].view(n, w_cols)
+        self.bias_grads = self._grad_flat[w_size : w_size + b_size].view(n, b_cols)
+        bias_params = self._param_flat[w_size : w_size + b_size].view(n, b_cols)
         with torch.no_grad():
-            for p, off in placed:
-                n = p.numel()
-                self.params[off : off + n].copy_(p.reshape(-1))
-                p.data = self.params[off : off + n].view_as(p)
-                p.grad = self.grads[off : off + n].view_as(p)
-        self._norms = SegmentNorms(sizes, offsets, device)
-        self._weight_norms = SegmentNorms(sizes[: self.n_layers], offsets[: self.n_layers],
-                                          device)
+            for i in range(n):
+                b = biases[i]
+                assert b is not None
+                _adopt(weights[i], self.weights[i], self.weight_grads[i])
+                _adopt(b, bias_params[i], self.bias_grads[i])
+            cursor = w_size + b_size
+            for p in others:
+                k = p.numel()
+                _adopt(p, self._param_flat[cursor : cursor + k],
+                       self._grad_flat[cursor : cursor + k])
+                cursor += k
+        exact = not self.on_cpu
+        self._w = _NormBlock(self.weight_grads, exact)
+        self._b = _NormBlock(self.bias_grads, exact)
+        # Heavier statistics: act mean, std and inactive fraction [hidden] each, update
+        # ratios [layers]; one row per statistics step of the block.
+        self.probe_width = 3 * self.n_hidden + n
+        self._probe_rows: list[torch.Tensor] = []
+        self._probe_steps: list[int] = []
         self._before: torch.Tensor | None = None
 
     # -- every step -------------------------------------------------------------------------
     def zero_grad(self) -> None:
-        self.grads.zero_()
+        self._grad_flat.zero_()
 
     def wants_stats(self, step: int) -> bool:
         """Whether this step measures activations and update ratios (the heavier statistics)."""
@@ -110,45 +103,159 @@ class GradientProbe:
         """Call before the forward pass."""
         self.model.capture = [] if self.wants_stats(step) else None
 
-    def measure(self) -> torch.Tensor:
-        """After backward, before the optimizer step: weight then bias gradient norms, [2L]."""
+    def measure(self, slot: int, step: int) -> None:
+        """After backward, before the optimizer step: the gradient norms."""
+        self._w.measure(slot, step)
+        self._b.measure(slot, step)
         if self.model.capture is not None:
-            self._before = self.params[: self.n_reported].clone()
-        return self._norms(self.grads)
+            self._before = self.weights.clone()
 
-    def finish(self, grad_norms: torch.Tensor, loss: torch.Tensor,
-               correct: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
-        """After the optimizer step: pack everything, transfer once, split into the step row
-        (grad norms, bias grad norms, loss, accuracy) and the probe row (or None)."""
-        parts = [grad_norms, loss.detach().reshape(1).double(), correct.reshape(1).double()]
+    def after_update(self, step: int) -> None:
+        """After the optimizer step: the heavier statistics, on the steps that take them."""
         captured = self.model.capture
         if captured is not None and self._before is not None:
-            parts.append(self._activation_stats(captured))
-            parts.append(self._update_ratios(self._before))
+            self._probe_rows.append(self._heavy(captured, self._before))
+            self._probe_steps.append(step)
         self.model.capture = None
         self._before = None
-        host = torch.cat(parts).cpu().numpy()
-        split = 2 * self.n_layers + 2
-        return host[:split], (host[split:] if captured is not None else None)
+
+    def collect(self, k: int, losses: list[torch.Tensor], logits: list[torch.Tensor],
+                targets: list[torch.Tensor], extra: list[torch.Tensor]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """End of a block of ``k`` steps: rows [k, 2L+2] (weight- and bias-gradient norms,
+        loss, batch accuracy), probe steps and rows, and ``extra`` device tensors (held-out
+        results) brought to the host in the same transfer."""
+        with torch.no_grad():
+            loss = torch.stack(losses).double()
+            predicted = torch.stack(logits).argmax(2)
+            acc = torch.eq(predicted, torch.stack(targets)).double().mean(1)
+        probes = self._probe_rows
+        sizes = [k * self.n_layers] * 2 + [k, k] + [len(p) for p in probes] + \
+            [len(e) for e in extra]
+        parts = [self._w.block(k).flatten(), self._b.block(k).flatten(), loss, acc,
+                 *probes, *extra]
+        if self.on_cpu:
+            host = [p.numpy() for p in parts]
+        else:
+            packed = torch.cat([p.double() for p in parts]).cpu().numpy()  # the one transfer
+            host = list(np.split(packed, np.cumsum(sizes)[:-1]))
+        n = self.n_layers
+        rows = np.empty((k, 2 * n + 2))
+        rows[:, :n] = self._w.finish(host[0].reshape(k, n))
+        rows[:, n : 2 * n] = self._b.finish(host[1].reshape(k, n))
+        rows[:, 2 * n] = host[2]
+        rows[:, 2 * n + 1] = host[3]
+        n_probe = len(probes)
+        probe_rows = (np.array(host[4 : 4 + n_probe], dtype=np.float64).reshape(n_probe, -1)
+                      if n_probe else np.empty((0, self.probe_width)))
+        probe_steps = np.array(self._probe_steps, dtype=np.int64)
+        self._probe_rows = []
+        self._probe_steps = []
+        return rows, probe_steps, probe_rows, [np.array(h, np.float64) for h in host[4 + n_probe:]]
 
     # -- heavier statistics -------------------------------------------------------------------
     @torch.no_grad()
-    def _activation_stats(self, captured: list[torch.Tensor]) -> torch.Tensor:
-        acts = torch.stack([a.detach() for a in captured]).double()  # [hidden, batch, units]
-        mean = acts.mean(dim=(1, 2))
-        std = acts.std(dim=(1, 2)) if acts[0].numel() > 1 else torch.zeros_like(mean)
-        mask = inactive_mask(self.activation, acts)
-        if mask is None:
-            inactive = torch.full_like(mean, math.nan)
-        elif self.inactive_kind == "dead":
-            inactive = mask.all(dim=1).double().mean(dim=1)
+    def _heavy(self, captured: list[torch.Tensor], before: torch.Tensor) -> torch.Tensor:
+        # Written with arithmetic rather than boolean masks: on the CPU, comparisons that
+        # produce bool tensors and reductions over them cost ~10x more than float ops.
+        n, h = self.n_layers, self.n_hidden
+        out = torch.empty(self.probe_width, dtype=torch.float64, device=self.device)
+        acts = torch.stack(captured).detach()  # [hidden, batch, units]
+        flat = acts.reshape(h, -1)
+        mean = flat.mean(1)
+        var = (flat * flat).mean(1) - mean * mean
+        out[:h].copy_(mean)
+        out[h : 2 * h].copy_(var.clamp_(min=0).sqrt_())
+        inactive = out[2 * h : 3 * h]
+        if self.activation in ("sigmoid", "tanh"):
+            # Distance beyond the saturation threshold, mapped to 1 if positive, else 0.
+            centre, limit = ((0.5, 0.5 - SIGMOID_SATURATION) if self.activation == "sigmoid"
+                             else (0.0, TANH_SATURATION))
+            beyond = (flat - centre).abs_().sub_(limit).clamp_(min=0).mul_(1e30).clamp_(max=1)
+            inactive.copy_(beyond.mean(1))
+        elif self.activation == "relu":
+            # A unit is dead when it outputs zero for every example in the batch.
+            peak = acts.amax(dim=1)  # [hidden, units]
+            inactive.copy_((peak <= 0).double().mean(1))
         else:
-            inactive = mask.double().mean(dim=(1, 2))
-        return torch.cat([mean, std, inactive])
+            inactive.fill_(math.nan)
+        ratio = out[3 * h :]
+        torch.linalg.vector_norm(self.weights - before, dim=1, dtype=torch.float64, out=ratio)
+        ratio.div_(torch.linalg.vector_norm(self.weights, dim=1, dtype=torch.float64))
+        return out
 
-    @torch.no_grad()
-    def _update_ratios(self, before: torch.Tensor) -> torch.Tensor:
-        after = self.params[: self.n_reported]
-        delta = self._weight_norms(after - before)
-        weight = self._weight_norms(after)
-        return delta / weight
+
+class _NormBlock:
+    """Row norms of a 2-D gradient buffer, one row of results per step of a block.
+
+    Which rows are "at risk" is re-decided every RISK_EVERY steps from the previous step's
+    norms, at fixed step numbers, so the recorded values do not depend on how the steps were
+    split into blocks.
+    """
+
+    RISK_LOW = 1e-10
+    RISK_HIGH = 1e13
+    RISK_EVERY = 16
+
+    def __init__(self, rows: torch.Tensor, exact: bool) -> None:
+        self.rows = rows
+        self.exact = exact or rows.dtype != torch.float32
+        n = rows.shape[0]
+        dtype = torch.float64 if self.exact else rows.dtype
+        self._block = torch.empty(MAX_BLOCK, n, dtype=dtype, device=rows.device)
+        self._slots = list(self._block.unbind(0))  # views, so no indexing op per step
+        self._risk: np.ndarray = np.arange(n)  # every row is at risk until measured
+        self._risk_idx = torch.from_numpy(self._risk)
+        self._risk_block = torch.empty(MAX_BLOCK, n, dtype=torch.float64)
+        self._risk_slots = list(self._risk_block.unbind(0))
+        self._block_risk: list[np.ndarray] = []  # the risk set used at each slot
+        self._last: np.ndarray | None = None  # the previous step's norms (float64)
+
+    def measure(self, slot: int, step: int) -> None:
+        torch.linalg.vector_norm(self.rows, dim=1, out=self._slots[slot],
+                                 dtype=torch.float64 if self.exact else None)
+        if self.exact:
+            return
+        if step % self.RISK_EVERY == 1 and step > 1:
+            prev = self._row(slot - 1) if slot > 0 else self._last
+            if prev is not None:
+                with np.errstate(invalid="ignore"):
+                    risk = np.flatnonzero((prev < self.RISK_LOW) | (prev > self.RISK_HIGH))
+                if not np.array_equal(risk, self._risk):
+                    self._risk = risk
+                    self._risk_idx = torch.from_numpy(risk)
+        self._block_risk.append(self._risk)
+        if len(self._risk):
+            picked = self.rows.index_select(0, self._risk_idx)
+            torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64,
+                                     out=self._risk_slots[slot][: len(self._risk)])
+
+    def _row(self, slot: int) -> np.ndarray:
+        norms = self._block[slot].numpy().astype(np.float64)
+        risk = self._block_risk[slot]
+        if len(risk):
+            norms[risk] = self._risk_block[slot, : len(risk)].numpy()
+        return norms
+
+    def block(self, k: int) -> torch.Tensor:
+        return self._block[:k]
+
+    def finish(self, host: np.ndarray) -> np.ndarray:
+        """float64 norms [k, rows] of the block that just ended."""
+        norms = host.astype(np.float64)
+        if self.exact:
+            return norms
+        for slot, risk in enumerate(self._block_risk):
+            if len(risk):
+                norms[slot, risk] = self._risk_block[slot, : len(risk)].numpy()
+        self._block_risk = []
+        self._last = norms[-1].copy()
+        return norms
+
+
+def _adopt(p: torch.nn.Parameter, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:
+    """Make ``p`` and its gradient views of the given slots (their leading elements)."""
+    k = p.numel()
+    data_slot[:k].copy_(p.reshape(-1))
+    p.data = data_slot[:k].view_as(p)
+    p.grad = grad_slot[:k].view_as(p)

@@ -1,6 +1,5 @@
-"""What one training step records, and in which order: the one description of the row layout
-shared by the probe (which writes rows), the history (which stores them), the run file and the
-GUI (which reads them)."""
+"""What training records, and in which order: the one description of the row layout shared by
+the probe (which writes rows), the history (which stores them), the run file and the GUI."""
 
 from __future__ import annotations
 
@@ -28,26 +27,40 @@ def row_width(table: str, n_layers: int) -> int:
 
 
 @dataclass
-class StepRecord:
-    """One training step: its number (1 = the first step, at the initial weights) and rows for
-    the tables measured on it. ``probe`` and ``eval`` are None on steps that skip them."""
+class RecordBlock:
+    """Consecutive training steps: one row per step for the steps table, plus rows for the
+    steps that also measured the heavier statistics (probes) or the held-out set (evals).
 
-    step: int
-    row: np.ndarray
-    probe: np.ndarray | None = None
-    eval: np.ndarray | None = None
+    Step 1 is the first step, whose gradient is taken at the initial weights.
+    """
 
-    def grad_norm(self, n_layers: int) -> np.ndarray:
-        return self.row[:n_layers]
+    steps: np.ndarray  # int64 [k]
+    rows: np.ndarray  # float64 [k, 2 * layers + 2]
+    probe_steps: np.ndarray  # int64 [p]
+    probe_rows: np.ndarray  # float64 [p, 3 * hidden + layers]
+    eval_steps: np.ndarray  # int64 [e]
+    eval_rows: np.ndarray  # float64 [e, 2]
+
+    def __len__(self) -> int:
+        return len(self.steps)
 
     @property
-    def loss(self) -> float:
-        return float(self.row[-2])
+    def last_step(self) -> int:
+        return int(self.steps[-1])
+
+    def grad_norms(self, n_layers: int) -> np.ndarray:
+        """[k, layers] weight-gradient norms."""
+        return self.rows[:, :n_layers]
 
     @property
-    def accuracy(self) -> float:
-        return float(self.row[-1])
+    def loss(self) -> np.ndarray:
+        return self.rows[:, -2]
 
-    def finite(self, n_layers: int) -> bool:
-        """False when a gradient norm or the loss is NaN or infinite."""
-        return bool(np.isfinite(self.row[: 2 * n_layers + 1]).all())
+    @property
+    def accuracy(self) -> np.ndarray:
+        return self.rows[:, -1]
+
+    def first_nonfinite(self, n_layers: int) -> int | None:
+        """The first step whose gradient norms or loss are NaN or infinite, if any."""
+        bad = ~np.isfinite(self.rows[:, : 2 * n_layers + 1]).all(axis=1)
+        return int(self.steps[np.argmax(bad)]) if bad.any() else None

@@ -1,7 +1,7 @@
 """Trainer: builds data, model, optimizer and probe from a Config and trains one step at a time.
 
-Each ``step()`` returns a StepRecord. ``run()`` trains many steps and can be paused, resumed and
-stopped from another thread. The same config and seed give identical records on the CPU.
+``step()`` trains one step and ``run_block(k)`` k steps, returning a RecordBlock. ``run()``
+trains many steps and can be paused, resumed and stopped from another thread. The same config and seed give identical records on the CPU.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import torch.nn.functional as F
 
 from vgrad_gui.core.builder import build_model
 from vgrad_gui.core.datasets import Dataset, make_dataset
-from vgrad_gui.core.probe import GradientProbe
-from vgrad_gui.core.records import StepRecord
+from vgrad_gui.core.probe import MAX_BLOCK, GradientProbe
+from vgrad_gui.core.records import RecordBlock
 from vgrad_gui.core.spec import Config, ConfigError
 
-STATS_EVERY = 10
+STATS_EVERY = 100
 EVAL_EVERY = 100
 
 
@@ -97,38 +97,67 @@ class Trainer:
         self._cursor += self.batch_size
         return idx
 
-    def step(self) -> StepRecord:
-        """Train one step: forward, backward, probe, optimizer update."""
-        step = self.step_count + 1
-        idx = self._next_batch()
-        xb, yb = self.x_train[idx], self.y_train[idx]
-        probe = self.probe
-        probe.begin(step)
-        out = self.model(xb)
-        loss = F.cross_entropy(out, yb)
-        probe.zero_grad()
-        loss.backward()
-        norms = probe.measure()
-        self.optimizer.step()
-        correct = (out.detach().argmax(1) == yb).sum() / float(len(yb))
-        row, probe_row = probe.finish(norms, loss, correct)
-        self.step_count = step
-        eval_row = None
-        if step % self.eval_every == 0 or step == 1:
-            eval_row = self.evaluate()
-        return StepRecord(step, row, probe_row, eval_row)
+    def step(self) -> RecordBlock:
+        """Train exactly one step."""
+        return self.run_block(1)
+
+    def run_block(self, k: int) -> RecordBlock:
+        """Train ``k`` steps (at most MAX_BLOCK) and return what they recorded. Gathering the
+        per-step results once per block keeps the probe's cost per step small."""
+        k = max(1, min(int(k), MAX_BLOCK))
+        probe, model, opt = self.probe, self.model, self.optimizer
+        losses: list[torch.Tensor] = []
+        logits: list[torch.Tensor] = []
+        targets: list[torch.Tensor] = []
+        evals: list[torch.Tensor] = []
+        eval_steps: list[int] = []
+        first = self.step_count + 1
+        for slot in range(k):
+            step = first + slot
+            idx = self._next_batch()
+            xb, yb = self.x_train[idx], self.y_train[idx]
+            probe.begin(step)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            probe.zero_grad()
+            loss.backward()
+            probe.measure(slot, step)
+            opt.step()
+            probe.after_update(step)
+            # Kept as they are (no .detach(): every op between two backward passes costs);
+            # the probe reads them under no_grad at the end of the block.
+            losses.append(loss)
+            logits.append(out)
+            targets.append(yb)
+            if step % self.eval_every == 0 or step == 1:
+                evals.append(self._evaluate_tensor())
+                eval_steps.append(step)
+        self.step_count = first + k - 1
+        rows, probe_steps, probe_rows, eval_rows = probe.collect(k, losses, logits, targets,
+                                                                 evals)
+        return RecordBlock(
+            steps=np.arange(first, first + k, dtype=np.int64),
+            rows=rows,
+            probe_steps=probe_steps,
+            probe_rows=probe_rows,
+            eval_steps=np.array(eval_steps, dtype=np.int64),
+            eval_rows=np.array(eval_rows, dtype=np.float64).reshape(len(eval_rows), 2),
+        )
 
     @torch.no_grad()
-    def evaluate(self) -> np.ndarray:
-        """Loss and accuracy on the held-out split, in eval mode (batch norm uses its
-        running statistics)."""
+    def _evaluate_tensor(self) -> torch.Tensor:
         was_training = self.model.training
         self.model.eval()
         out = self.model(self.x_test)
         loss = F.cross_entropy(out, self.y_test)
         acc = (out.argmax(1) == self.y_test).double().mean()
         self.model.train(was_training)
-        return torch.stack([loss.double(), acc]).cpu().numpy()
+        return torch.stack([loss.double(), acc])
+
+    def evaluate(self) -> np.ndarray:
+        """Loss and accuracy on the held-out split, in eval mode (batch norm uses its
+        running statistics)."""
+        return self._evaluate_tensor().cpu().numpy()
 
     @torch.no_grad()
     def predict_grid(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,9 +174,10 @@ class Trainer:
         return cls.cpu().numpy().reshape(shape), conf.cpu().numpy().reshape(shape)
 
     # -- many steps -----------------------------------------------------------------------
-    def run(self, steps: int, on_record: Callable[[StepRecord], object] | None = None) -> int:
-        """Train up to ``steps`` more steps; returns how many ran. ``stop()`` ends it early,
-        ``pause()``/``resume()`` hold it, from any thread."""
+    def run(self, steps: int, on_block: Callable[[RecordBlock], object] | None = None,
+            block: int = 16) -> int:
+        """Train up to ``steps`` more steps in blocks of ``block``; returns how many ran.
+        ``stop()`` ends it early, ``pause()``/``resume()`` hold it, from any thread."""
         self._stop.clear()
         done = 0
         while done < steps:
@@ -157,10 +187,10 @@ class Trainer:
                         return done
             if self._stop.is_set():
                 break
-            record = self.step()
-            done += 1
-            if on_record is not None:
-                on_record(record)
+            records = self.run_block(min(block, steps - done))
+            done += len(records)
+            if on_block is not None:
+                on_block(records)
         return done
 
     def pause(self) -> None:
