@@ -19,7 +19,9 @@ from vgrad_gui.core.spec import Config
 
 RAW_KEEP = 10_240  # rows always kept at full resolution (runs up to this long lose nothing)
 RAW_CHUNK = 2_048  # rows folded into buckets at a time, so folding is vectorised
-COARSE_CAPACITY = 4_096  # buckets; must be even
+COARSE_CAPACITY = 2_048  # buckets (must be even): about one per pixel column of a wide plot
+# The probe and eval tables get a row only every ~100 steps, so they need far less.
+SPARSE = {"raw_keep": 1_024, "raw_chunk": 256, "coarse_capacity": 512}
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Series:
         self._n_raw = 0
         self._c_min = np.empty((0, width), np.float32)
         self._c_max = np.empty((0, width), np.float32)
-        self._c_sum = np.empty((0, width), np.float64)
+        self._c_mean = np.empty((0, width), np.float32)
         self._c_count = np.empty(0, np.int64)
         self._c_first = np.empty(0, np.int64)
         self._c_last = np.empty(0, np.int64)
@@ -141,7 +143,7 @@ class Series:
             nb = min(nb, self.coarse_capacity - self._n_coarse)
             s = self.span
             block = rows[i : i + nb * s].reshape(nb, s, self.width)
-            self._push(block.min(1), block.max(1), block.sum(1, dtype=np.float64),
+            self._push(block.min(1), block.max(1), block.mean(1, dtype=np.float64),
                        np.full(nb, s, np.int64), steps[i : i + nb * s : s],
                        steps[i + s - 1 : i + nb * s : s])
             i += nb * s
@@ -150,10 +152,10 @@ class Series:
         assert self._pending is not None
         mn, mx, sm, count, first, last = self._pending
         self._pending = None
-        self._push(mn[None], mx[None], sm[None], np.array([count]), np.array([first]),
-                   np.array([last]))
+        self._push(mn[None], mx[None], (sm / count)[None], np.array([count]),
+                   np.array([first]), np.array([last]))
 
-    def _push(self, mn: np.ndarray, mx: np.ndarray, sm: np.ndarray, count: np.ndarray,
+    def _push(self, mn: np.ndarray, mx: np.ndarray, mean: np.ndarray, count: np.ndarray,
               first: np.ndarray, last: np.ndarray) -> None:
         k = len(count)
         need = self._n_coarse + k
@@ -161,12 +163,12 @@ class Series:
             cap = min(max(need, 2 * len(self._c_count), 64), self.coarse_capacity)
             self._c_min = _grow(self._c_min, cap, self._n_coarse)
             self._c_max = _grow(self._c_max, cap, self._n_coarse)
-            self._c_sum = _grow(self._c_sum, cap, self._n_coarse)
+            self._c_mean = _grow(self._c_mean, cap, self._n_coarse)
             self._c_count = _grow(self._c_count, cap, self._n_coarse)
             self._c_first = _grow(self._c_first, cap, self._n_coarse)
             self._c_last = _grow(self._c_last, cap, self._n_coarse)
         sl = slice(self._n_coarse, need)
-        self._c_min[sl], self._c_max[sl], self._c_sum[sl] = mn, mx, sm
+        self._c_min[sl], self._c_max[sl], self._c_mean[sl] = mn, mx, mean
         self._c_count[sl], self._c_first[sl], self._c_last[sl] = count, first, last
         self._n_coarse = need
 
@@ -176,7 +178,9 @@ class Series:
         h = n // 2
         for arr, op in ((self._c_min, np.minimum), (self._c_max, np.maximum)):
             arr[:h] = op(arr[0:n:2], arr[1:n:2])
-        self._c_sum[:h] = self._c_sum[0:n:2] + self._c_sum[1:n:2]
+        c0, c1 = self._c_count[0:n:2, None], self._c_count[1:n:2, None]
+        self._c_mean[:h] = (self._c_mean[0:n:2] * c0 + self._c_mean[1:n:2].astype(np.float64)
+                            * c1) / (c0 + c1)
         self._c_count[:h] = self._c_count[0:n:2] + self._c_count[1:n:2]
         self._c_first[:h] = self._c_first[0:n:2]
         self._c_last[:h] = self._c_last[1:n:2]
@@ -225,12 +229,10 @@ class Series:
         """
         cs = cols if cols is not None else slice(None)
         nc = self._n_coarse
-        c_sum = self._c_sum[:nc, cs]
-        c_cnt = self._c_count[:nc]
         firsts = [self._c_first[:nc]]
         lasts = [self._c_last[:nc]]
-        counts = [c_cnt]
-        means = [c_sum / np.maximum(c_cnt, 1)[:, None]]
+        counts = [self._c_count[:nc]]
+        means = [self._c_mean[:nc, cs].astype(np.float64)]
         mins = [self._c_min[:nc, cs]]
         maxs = [self._c_max[:nc, cs]]
         if self._pending is not None:
@@ -311,7 +313,8 @@ class Series:
         if nc or self._pending is not None:
             first = self._c_first[:nc].astype(np.float64)
             last = self._c_last[:nc].astype(np.float64)
-            sm, cnt = self._c_sum[:nc, cols], self._c_count[:nc]
+            cnt = self._c_count[:nc]
+            sm = self._c_mean[:nc, cols] * cnt[:, None]  # float64
             mn, mx = self._c_min[:nc, cols], self._c_max[:nc, cols]
             if self._pending is not None:
                 p_mn, p_mx, p_sm, p_cnt, p_first, p_last = self._pending
@@ -329,7 +332,7 @@ class Series:
         return parts
 
     def nbytes(self) -> int:
-        arrays = [self._raw, self._raw_steps, self._c_min, self._c_max, self._c_sum,
+        arrays = [self._raw, self._raw_steps, self._c_min, self._c_max, self._c_mean,
                   self._c_count, self._c_first, self._c_last]
         return sum(a.nbytes for a in arrays)
 
@@ -342,7 +345,7 @@ class Series:
             raise ValueError("more decimated records than a history holds")
         if nd:
             self._push(mn[:nd].astype(np.float32), mx[:nd].astype(np.float32),
-                       mean[:nd] * count[:nd, None], count[:nd].astype(np.int64),
+                       mean[:nd].astype(np.float32), count[:nd].astype(np.int64),
                        first[:nd].astype(np.int64), last[:nd].astype(np.int64))
             self.span = int(count[:nd].max())
         raw_rows = mean[nd:].astype(np.float32)
@@ -381,8 +384,8 @@ class RunHistory:
         self.layouts = {t: channel_widths(t, self.n_layers) for t in ("steps", "probes",
                                                                        "evals")}
         self.steps = Series(sum(w for _, w in self.layouts["steps"]))
-        self.probes = Series(sum(w for _, w in self.layouts["probes"]))
-        self.evals = Series(sum(w for _, w in self.layouts["evals"]))
+        self.probes = Series(sum(w for _, w in self.layouts["probes"]), **SPARSE)
+        self.evals = Series(sum(w for _, w in self.layouts["evals"]), **SPARSE)
 
     def table(self, name: str) -> Series:
         return {"steps": self.steps, "probes": self.probes, "evals": self.evals}[name]

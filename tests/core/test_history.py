@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vgrad_gui.core.history import RunHistory, Series
+from vgrad_gui.core.spec import Config
+from vgrad_gui.core.trainer import Trainer
+
+
+def fill(series: Series, n: int, width: int, chunk: int = 7, start: int = 1) -> np.ndarray:
+    rows = np.random.default_rng(0).lognormal(size=(n, width)).astype(np.float32)
+    for i in range(0, n, chunk):
+        steps = np.arange(start + i, start + min(i + chunk, n))
+        series.extend(steps, rows[i : i + len(steps)])
+    return rows
+
+
+def test_short_runs_stay_at_full_resolution():
+    s = Series(3, raw_keep=100, raw_chunk=20, coarse_capacity=8)
+    rows = fill(s, 100, 3)
+    steps, raw = s.raw()
+    assert not s.decimated
+    assert np.array_equal(steps, np.arange(1, 101))
+    assert np.array_equal(raw, rows)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3000), chunk=st.integers(1, 300))
+def test_buckets_keep_exact_min_max_mean_and_cover_every_step(n, chunk):
+    s = Series(2, raw_keep=64, raw_chunk=16, coarse_capacity=8)
+    rows = fill(s, n, 2, chunk)
+    rec = s.records()
+    assert rec["count"].sum() == n
+    assert len(s) <= 8 + 1 + 64 + 16  # bounded whatever n
+    # Records tile the steps 1..n without gaps or overlaps.
+    assert rec["first"][0] == 1 and rec["last"][-1] == n
+    assert np.array_equal(rec["first"][1:], rec["last"][:-1] + 1)
+    for first, last, mean, mn, mx in zip(rec["first"], rec["last"], rec["mean"], rec["min"],
+                                         rec["max"]):
+        block = rows[first - 1 : last]
+        np.testing.assert_allclose(mean, block.mean(0), rtol=1e-5)
+        assert np.array_equal(mn, block.min(0)) and np.array_equal(mx, block.max(0))
+
+
+def test_a_one_step_spike_survives_decimation():
+    s = Series(1, raw_keep=100, raw_chunk=50, coarse_capacity=16)
+    rows = np.ones((100_000, 1), np.float32)
+    rows[12_345] = 1e6
+    s.extend(np.arange(1, 100_001), rows)
+    rec = s.records()
+    assert rec["max"].max() == 1e6
+    holder = np.flatnonzero(rec["max"][:, 0] == 1e6)[0]
+    assert rec["first"][holder] <= 12_346 <= rec["last"][holder]
+    binned = s.binned(slice(0, 1), 50)
+    assert binned.max.max() == 1e6
+
+
+def test_nan_and_inf_propagate_into_buckets():
+    s = Series(2, raw_keep=10, raw_chunk=10, coarse_capacity=4)
+    rows = np.ones((200, 2), np.float32)
+    rows[5, 0] = np.nan
+    rows[7, 1] = np.inf
+    s.extend(np.arange(1, 201), rows)
+    rec = s.records()
+    assert np.isnan(rec["mean"][0, 0]) and np.isnan(rec["max"][0, 0])
+    assert np.isinf(rec["max"][0, 1])
+
+
+def test_binned_matches_brute_force_on_full_resolution_data():
+    s = Series(3)
+    rows = fill(s, 1000, 3, chunk=50)
+    b = s.binned(slice(0, 3), 10)
+    assert len(b.x) == 10
+    for i in range(10):
+        block = rows[i * 100 : (i + 1) * 100]
+        np.testing.assert_allclose(b.mean[i], block.mean(0), rtol=1e-5)
+        assert np.array_equal(b.max[i], block.max(0))
+    x = s.binned(slice(1, 2), 4, x_range=(101, 200))
+    assert len(x.x) == 4 and x.mean.shape == (4, 1)
+    assert 101 <= x.x.min() and x.x.max() <= 200
+
+
+def test_binned_over_buckets_and_raw_rows_covers_every_step_once():
+    s = Series(1, raw_keep=1000, raw_chunk=500, coarse_capacity=64)
+    rows = fill(s, 20_000, 1, chunk=333)
+    b = s.binned(slice(0, 1), 37)
+    assert len(b.x) <= 37
+    # The weighted means of the bins recover the overall mean.
+    rec = s.records()
+    total = (rec["mean"][:, 0] * rec["count"]).sum()
+    np.testing.assert_allclose(total / 20_000, rows.mean(), rtol=1e-5)
+    assert np.all(np.diff(b.x) > 0)
+
+
+def test_memory_at_a_million_steps_is_within_a_few_mb_of_ten_thousand():
+    def after(n: int) -> int:
+        s = Series(104)
+        block = np.ones((5000, 104), np.float32)
+        for i in range(0, n, 5000):
+            s.extend(np.arange(i + 1, i + 5001), block)
+        return s.nbytes()
+
+    small, large = after(10_000), after(1_000_000)
+    assert large - small < 4 * 2**20
+    assert large < 10 * 2**20
+
+
+def test_run_history_appends_training_blocks_and_tracks_nonfinite():
+    cfg = Config(depth=10, width=32, activation="relu", init="large_normal", lr=0.01)
+    trainer = Trainer(cfg)
+    history = RunHistory(cfg, trainer.layer_names, "dead")
+    history.append(trainer.run_block(10))
+    assert history.step == 10
+    assert history.first_nonfinite_step is not None
+    assert history.latest("steps", "grad_norm").shape == (11,)
+    assert len(history.probes) == 1  # step 1 measures the heavier statistics
+    assert len(history.evals) == 1
+
+
+def test_cols_names_channels():
+    history = RunHistory(Config(depth=3), ["hidden 1", "hidden 2", "hidden 3", "output"])
+    assert history.cols("steps", "grad_norm") == slice(0, 4)
+    assert history.cols("steps", "loss") == slice(8, 9)
+    assert history.cols("probes", "update_ratio") == slice(9, 13)
+    with pytest.raises(KeyError):
+        history.cols("steps", "nope")
