@@ -125,3 +125,51 @@ def test_cols_names_channels():
     assert history.cols("probes", "update_ratio") == slice(9, 13)
     with pytest.raises(KeyError):
         history.cols("steps", "nope")
+
+
+def brute_bins(rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(rows)
+    edges = range(0, n, width)
+    mean = np.array([rows[e : e + width].mean(0) for e in edges])
+    mx = np.array([rows[e : e + width].max(0) for e in edges])
+    x = np.array([np.arange(e + 1, min(e + width, n) + 1).mean() for e in edges])
+    return x, mean, mx
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 5000), chunks=st.lists(st.integers(1, 400), min_size=1, max_size=30),
+       max_bins=st.integers(4, 300))
+def test_aligned_bins_built_incrementally_equal_brute_force(n, chunks, max_bins):
+    from vgrad_gui.core.history import AlignedBins
+
+    s = Series(2, raw_keep=1_000_000, raw_chunk=16, coarse_capacity=8)  # all rows stay raw
+    rows = np.random.default_rng(n).lognormal(size=(n, 2)).astype(np.float32)
+    bins = AlignedBins(s, slice(0, 2))
+    i = 0
+    while i < n:
+        for c in chunks:
+            if i >= n:
+                break
+            j = min(n, i + c)
+            s.extend(np.arange(i + 1, j + 1), rows[i:j])
+            i = j
+            got = bins.get(max_bins)  # called as a view would, once per "frame"
+    width = bins.width
+    assert -(-n // width) <= max_bins and (width == 1 or -(-n // (width // 2)) > max_bins)
+    x, mean, mx = brute_bins(rows, width)
+    np.testing.assert_allclose(got.x, x)
+    np.testing.assert_allclose(got.mean, mean, rtol=1e-5)
+    assert np.array_equal(got.max, mx)
+
+
+def test_aligned_bins_cost_stays_flat_and_spans_buckets():
+    from vgrad_gui.core.history import AlignedBins
+
+    s = Series(3, raw_keep=2000, raw_chunk=500, coarse_capacity=64)
+    bins = AlignedBins(s, slice(0, 3))
+    rows = np.ones((100, 3), np.float32)
+    for i in range(0, 200_000, 100):
+        s.extend(np.arange(i + 1, i + 101), rows * (1 + (i // 100) % 7))
+        got = bins.get(1000)
+    assert len(got.x) <= 1000 and got.x[-1] > 199_000
+    assert np.isclose(got.max.max(), 7)

@@ -306,16 +306,18 @@ class Series:
             x = wx / w
         return Binned(x, total / w[:, None], mn_all, mx_all)
 
-    def _parts(self, cols: slice) -> list[tuple[np.ndarray, ...]]:
-        """(x, sum, count, min, max) for the bucket part and the raw part, each sorted."""
+    def _parts(self, cols: slice, after: float = -np.inf) -> list[tuple[np.ndarray, ...]]:
+        """(x, sum, count, min, max) of the bucket part and of the raw part, each sorted by x
+        (a bucket's x is the middle of its steps); only items with x > ``after``."""
         parts = []
         nc = self._n_coarse
-        if nc or self._pending is not None:
-            first = self._c_first[:nc].astype(np.float64)
-            last = self._c_last[:nc].astype(np.float64)
-            cnt = self._c_count[:nc]
-            sm = self._c_mean[:nc, cols] * cnt[:, None]  # float64
-            mn, mx = self._c_min[:nc, cols], self._c_max[:nc, cols]
+        c0 = int(np.searchsorted(self._c_last[:nc], after, side="right")) if nc else 0
+        if c0 < nc or self._pending is not None:
+            first = self._c_first[c0:nc].astype(np.float64)
+            last = self._c_last[c0:nc].astype(np.float64)
+            cnt = self._c_count[c0:nc]
+            sm = self._c_mean[c0:nc, cols] * cnt[:, None]  # float64
+            mn, mx = self._c_min[c0:nc, cols], self._c_max[c0:nc, cols]
             if self._pending is not None:
                 p_mn, p_mx, p_sm, p_cnt, p_first, p_last = self._pending
                 first = np.append(first, p_first)
@@ -324,11 +326,19 @@ class Series:
                 cnt = np.append(cnt, p_cnt)
                 mn = np.concatenate([mn, p_mn[None, cols]])
                 mx = np.concatenate([mx, p_mx[None, cols]])
-            parts.append(((first + last) / 2, sm, cnt, mn, mx))
+            x = (first + last) / 2
+            keep = x > after
+            if not keep.all():
+                x, sm, cnt, mn, mx = x[keep], sm[keep], cnt[keep], mn[keep], mx[keep]
+            if len(x):
+                parts.append((x, sm, cnt, mn, mx))
         if self._n_raw:
-            steps, rows = self.raw(cols)
-            parts.append((steps.astype(np.float64), rows, np.ones(len(steps), np.int64), rows,
-                          rows))
+            steps = self._raw_steps[: self._n_raw]
+            r0 = int(np.searchsorted(steps, after, side="right"))
+            if r0 < self._n_raw:
+                rows = self._raw[r0 : self._n_raw, cols]
+                parts.append((steps[r0:].astype(np.float64), rows,
+                              np.ones(len(rows), np.int64), rows, rows))
         return parts
 
     def nbytes(self) -> int:
@@ -358,6 +368,115 @@ class Series:
         self._n_raw = len(raw_rows)
         self.total_rows = int(count.sum())
         self.version += 1
+
+
+class AlignedBins:
+    """Decimates one column range of a Series over the whole run, for drawing, incrementally.
+
+    Bins are ``width`` steps wide (a power of two) and aligned to multiples of it, so a bin
+    that is complete never changes: each call only bins what arrived since the last one, and
+    the cost per frame stays flat however long the run. When the run outgrows ``max_bins``
+    bins, neighbouring bins merge in pairs (exactly: counts, sums, min and max).
+    """
+
+    def __init__(self, series: Series, cols: slice) -> None:
+        self.series = series
+        self.cols = cols
+        self.k = len(range(*cols.indices(series.width)))
+        self.width = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        k = self.k
+        self._bin = np.empty(0, np.int64)
+        self._xw = np.empty(0)  # sum of x * count
+        self._sum = np.empty((0, k))
+        self._cnt = np.empty(0, np.int64)
+        self._min = np.empty((0, k), np.float32)
+        self._max = np.empty((0, k), np.float32)
+        self.end = 0  # every step <= end is in the completed bins above
+
+    def get(self, max_bins: int) -> Binned:
+        last = self.series.last_step
+        if last is None:
+            self._reset()
+            e = np.empty((0, self.k))
+            return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
+        width = max(1, self.width)
+        while -(-last // width) > max(1, max_bins):
+            width *= 2
+        if self.width == 0 or width < self.width:
+            self._reset()
+        else:
+            while self.width < width:
+                self._merge_pairs()
+        self.width = width
+        if last < self.end:  # the series was replaced by a shorter one
+            self._reset()
+        new = self._bin_items(self.series._parts(self.cols, after=self.end))
+        # Bins wholly at or before the last step are complete: keep them.
+        complete_upto = last // width  # bins 0 .. complete_upto-1 are complete
+        b, xw, sm, cnt, mn, mx = new
+        done = b < complete_upto
+        if done.any():
+            self._append(b[done], xw[done], sm[done], cnt[done], mn[done], mx[done])
+            self.end = int(complete_upto * width)
+        tail = ~done
+        xws = np.concatenate([self._xw, xw[tail]])
+        cnts = np.concatenate([self._cnt, cnt[tail]])
+        means = np.concatenate([self._sum, sm[tail]]) / np.maximum(cnts, 1)[:, None]
+        return Binned(xws / np.maximum(cnts, 1), means,
+                      np.concatenate([self._min, mn[tail]]),
+                      np.concatenate([self._max, mx[tail]]))
+
+    def _bin_items(self, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+        k, w = self.k, self.width
+        out = [np.empty(0, np.int64), np.empty(0), np.empty((0, k)), np.empty(0, np.int64),
+               np.empty((0, k), np.float32), np.empty((0, k), np.float32)]
+        for x, sm, cnt, mn, mx in parts:
+            b = ((x - 1) // w).astype(np.int64)
+            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+            piece = [b[starts], np.add.reduceat(x * cnt, starts),
+                     np.add.reduceat(sm, starts, axis=0, dtype=np.float64),
+                     np.add.reduceat(cnt, starts), np.minimum.reduceat(mn, starts, axis=0),
+                     np.maximum.reduceat(mx, starts, axis=0)]
+            out = [np.concatenate([o, p]) for o, p in zip(out, piece)]
+        b = out[0]
+        if len(b) > 1 and (b[1:] == b[:-1]).any():  # the bucket and raw parts meet in a bin
+            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+            out = [b[starts], np.add.reduceat(out[1], starts),
+                   np.add.reduceat(out[2], starts, axis=0), np.add.reduceat(out[3], starts),
+                   np.minimum.reduceat(out[4], starts, axis=0),
+                   np.maximum.reduceat(out[5], starts, axis=0)]
+        return tuple(out)
+
+    def _append(self, b: np.ndarray, xw: np.ndarray, sm: np.ndarray, cnt: np.ndarray,
+                mn: np.ndarray, mx: np.ndarray) -> None:
+        self._bin = np.concatenate([self._bin, b])
+        self._xw = np.concatenate([self._xw, xw])
+        self._sum = np.concatenate([self._sum, sm])
+        self._cnt = np.concatenate([self._cnt, cnt])
+        self._min = np.concatenate([self._min, mn])
+        self._max = np.concatenate([self._max, mx])
+
+    def _merge_pairs(self) -> None:
+        self.width *= 2
+        if not len(self._bin):
+            return
+        b = self._bin // 2
+        starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+        self._bin = b[starts]
+        self._xw = np.add.reduceat(self._xw, starts)
+        self._sum = np.add.reduceat(self._sum, starts, axis=0)
+        self._cnt = np.add.reduceat(self._cnt, starts)
+        self._min = np.minimum.reduceat(self._min, starts, axis=0)
+        self._max = np.maximum.reduceat(self._max, starts, axis=0)
+        # A completed bin of the old width may be half of a new bin that is not complete.
+        keep = (self._bin + 1) * self.width <= self.end
+        if not keep.all():
+            for name in ("_bin", "_xw", "_sum", "_cnt", "_min", "_max"):
+                setattr(self, name, getattr(self, name)[keep])
+            self.end = int((self._bin[-1] + 1) * self.width) if len(self._bin) else 0
 
 
 def _grow(arr: np.ndarray, cap: int, keep: int) -> np.ndarray:

@@ -44,9 +44,13 @@ class RunFileError(ValueError):
         self.problem = problem
 
 
-def save_run(history: RunHistory, path: str | Path) -> Path:
+def save_run(history: RunHistory, path: str | Path, compress: bool = True) -> Path:
     """Write atomically (a temporary file, then rename), so a crash never leaves half a file."""
-    path = Path(path)
+    return write_arrays(run_arrays(history), path, compress)
+
+
+def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
+    """Everything a run file holds, as new arrays (a snapshot: the history may go on)."""
     arrays: dict[str, np.ndarray] = {}
     decimated: dict[str, int] = {}
     for table, prefix in _PREFIX.items():
@@ -79,11 +83,18 @@ def save_run(history: RunHistory, path: str | Path) -> Path:
         "extra": history.extra,
     }
     arrays["meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def write_arrays(arrays: dict[str, np.ndarray], path: str | Path, compress: bool = True
+                 ) -> Path:
+    """Write a snapshot from ``run_arrays`` (safe to call from another thread)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".vgrad-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            (np.savez_compressed if compress else np.savez)(fh, **arrays)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

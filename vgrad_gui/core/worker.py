@@ -63,6 +63,11 @@ class SetSpeed:
 
 
 @dataclass
+class SetMaxSteps:
+    steps: int
+
+
+@dataclass
 class SetBoundary:
     enabled: bool
 
@@ -258,6 +263,15 @@ class _Worker:
             self.rate = cmd.steps_per_second
             self.next_due = time.monotonic()
             self._set_stats_cadence()
+        elif isinstance(cmd, SetMaxSteps):
+            self.max_steps = cmd.steps
+            if self.trainer.step_count >= self.max_steps:
+                if self.running:
+                    self.running = False
+                    self._flush()
+                self._state("finished", "reached max steps")
+            elif not self.running:
+                self._state("paused" if self.trainer.step_count else "ready")
         elif isinstance(cmd, SetBoundary):
             self.boundary_on = cmd.enabled
             if cmd.enabled:
@@ -414,13 +428,14 @@ class WorkerClient:
     def __init__(self) -> None:
         self._ctx = mp.get_context("spawn")
         self.process: Any = None
-        self._commands: Any = None
-        self._events: Any = None
+        # The queues exist before the process, so commands sent while it starts are kept.
+        self._commands: Any = self._ctx.Queue()
+        self._events: Any = self._ctx.Queue()
         self.started_at = 0.0
 
     def start(self) -> None:
-        self._commands = self._ctx.Queue()
-        self._events = self._ctx.Queue()
+        if self.process is not None or self._commands is None:
+            return
         self.process = self._ctx.Process(
             target=worker_main, args=(self._commands, self._events, os.getpid()),
             name="vgrad-trainer", daemon=True)
@@ -451,19 +466,18 @@ class WorkerClient:
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Ask the worker to quit; terminate it if it has not within ``timeout`` seconds."""
-        if self.process is None:
-            return
-        try:
-            self.send(Quit())
-        except (OSError, ValueError):
-            pass
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(0.5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(0.5)
+        if self.process is not None:
+            try:
+                self.send(Quit())
+            except (OSError, ValueError):
+                pass
+            self.process.join(timeout)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(0.5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join(0.5)
         for q in (self._commands, self._events):
             if q is not None:
                 q.cancel_join_thread()

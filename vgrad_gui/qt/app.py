@@ -1,0 +1,117 @@
+"""The desktop app's entry point: QApplication, theme, main window, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from types import TracebackType
+
+from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.spec import Config
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.main_window import MainWindow
+
+ORGANISATION = "vgrad_gui"
+APPLICATION = "vgrad-gui"
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv or [sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("vgrad_gui")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    theme.apply(app)
+    return app
+
+
+def run_app(config: Config | None = None, preset: str | None = None, autostart: bool = False,
+            fullscreen: bool = False, run: RunHistory | None = None,
+            run_path: str | None = None) -> int:
+    launched = time.monotonic()
+    app = make_app()
+    window = MainWindow(config=config, preset=preset, run=run, run_path=run_path)
+    _install_excepthook(window)
+    wakeup = _install_signal_handlers(app, window)
+    if fullscreen:
+        window.showFullScreen()
+    elif window.has_saved_geometry:
+        window.show()
+    else:
+        # First launch: use the whole screen (or projector). Set the size too, for displays
+        # without a window manager, where maximising does nothing.
+        screen = app.primaryScreen().availableGeometry()
+        window.setGeometry(screen)
+        window.showMaximized()
+    QTimer.singleShot(0, window.fit_docks)
+    # The worker normally starts on the first paint; this covers platforms that paint late.
+    QTimer.singleShot(500, window.start_worker)
+    if autostart:
+        window.start_training()
+    if os.environ.get("VGRAD_REPORT_STARTUP"):
+        def report() -> None:
+            if window.first_paint_at is None:
+                QTimer.singleShot(5, report)
+                return
+            print(f"vgrad-gui: first frame painted {window.first_paint_at - launched:.3f} s "
+                  "after the app started", file=sys.stderr, flush=True)
+        QTimer.singleShot(0, report)
+    code = app.exec()
+    del wakeup
+    return code
+
+
+def _install_signal_handlers(app: QApplication, window: MainWindow) -> object:
+    """Ctrl+C and SIGTERM close the window as the close button would (the trainer stops,
+    the run is kept, exit status 0). Python only runs signal handlers between bytecodes, so
+    a socket wakes the Qt event loop when a signal arrives."""
+    read, write = socket.socketpair()
+    read.setblocking(False)
+    write.setblocking(False)
+    signal.set_wakeup_fd(write.fileno())
+    notifier = QSocketNotifier(read.fileno(), QSocketNotifier.Type.Read)
+
+    def drain() -> None:
+        try:
+            read.recv(64)
+        except OSError:
+            pass
+
+    notifier.activated.connect(drain)
+
+    def handle(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, window.close)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return (read, write, notifier)
+
+
+def _install_excepthook(window: MainWindow) -> None:
+    """An unexpected error in the GUI shows a message; the app goes on."""
+
+    def hook(kind: type[BaseException], value: BaseException,
+             tb: TracebackType | None) -> None:
+        details = "".join(traceback.format_exception(kind, value, tb))
+        print(details, file=sys.stderr)
+        if isinstance(value, KeyboardInterrupt):
+            window.close()
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong",
+                          f"{kind.__name__}: {value}\n\nThe app is still running; if a view "
+                          "looks wrong, reset the run.", QMessageBox.StandardButton.Ok, window)
+        box.setDetailedText(details)
+        box.setModal(False)
+        box.open()
+
+    sys.excepthook = hook

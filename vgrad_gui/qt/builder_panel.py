@@ -1,0 +1,294 @@
+"""The network builder: one editor per config field (made from the spec's field table), a
+preset picker with its lesson, a schematic, and inline validation. Emits ``configChanged``
+(debounced) with a valid Config, and ``validityChanged`` so Start can follow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from vgrad_gui.core.presets import Preset, all_presets
+from vgrad_gui.core.spec import FIELD_BY_NAME, Config, Field, validate_each
+from vgrad_gui.qt.schematic import NetworkSchematic
+
+GROUPS = {
+    "Network": ("depth", "width", "activation", "init", "norm", "residual"),
+    "Training": ("optimizer", "lr", "batch_size", "steps", "device"),
+    "Data": ("dataset", "samples", "noise", "seed"),
+}
+CUSTOM = "Custom settings"
+
+
+class BuilderPanel(QScrollArea):
+    configChanged = Signal(object)  # Config
+    validityChanged = Signal(bool)
+    editingDone = Signal()  # an editor finished editing (focus may go back to the views)
+
+    def __init__(self, parent: QWidget | None = None, debounce_ms: int = 300) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        self.setWidget(body)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(8, 8, 8, 8)
+        outer.setSpacing(8)
+        self.presets: list[Preset] = list(all_presets())
+        self.available_devices: list[str] | None = None
+        self._emitting = False
+        self._valid = True
+
+        lesson = QGroupBox("Lesson")
+        lesson_layout = QVBoxLayout(lesson)
+        self.preset_box = QComboBox()
+        self.preset_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_box.setMinimumContentsLength(12)
+        self.preset_box.addItem(CUSTOM)
+        for p in self.presets:
+            self.preset_box.addItem(p.title, p.name)
+        self.preset_box.setToolTip("Load a preset: a network that shows one cause or one fix "
+                                   "of vanishing (or exploding) gradients.")
+        self.preset_box.activated.connect(self._preset_chosen)
+        self.lesson_text = QLabel("")
+        self.lesson_text.setObjectName("lesson")
+        self.lesson_text.setWordWrap(True)
+        self.lesson_text.setTextFormat(Qt.TextFormat.RichText)
+        lesson_layout.addWidget(self.preset_box)
+        lesson_layout.addWidget(self.lesson_text)
+        outer.addWidget(lesson)
+
+        self.editors: dict[str, QWidget] = {}
+        self.errors: dict[str, QLabel] = {}
+        self.schematic = NetworkSchematic()
+        for title, names in GROUPS.items():
+            group = QGroupBox(title)
+            form = QFormLayout(group)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for name in names:
+                field = FIELD_BY_NAME[name]
+                editor = self._make_editor(field)
+                label = QLabel(field.label)
+                label.setToolTip(field.help)
+                label.setBuddy(editor)
+                error = QLabel("")
+                error.setObjectName("fieldError")
+                error.setWordWrap(True)
+                error.hide()
+                holder = QWidget()
+                col = QVBoxLayout(holder)
+                col.setContentsMargins(0, 0, 0, 0)
+                col.setSpacing(1)
+                col.addWidget(editor)
+                col.addWidget(error)
+                form.addRow(label, holder)
+                self.editors[name] = editor
+                self.errors[name] = error
+            outer.addWidget(group)
+            if title == "Network":
+                outer.addWidget(self.schematic)
+        self.notice = QLabel("")
+        self.notice.setObjectName("fieldError")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        outer.addWidget(self.notice)
+        outer.addStretch(1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(debounce_ms)
+        self._debounce.timeout.connect(self._emit_config)
+        self.set_config(Config(), emit=False)
+
+    # -- editors ------------------------------------------------------------------------------
+    def _make_editor(self, field: Field) -> QWidget:
+        editor: QWidget
+        if field.kind == "choice":
+            box = QComboBox()
+            box.addItems(list(field.choices))
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+            box.currentIndexChanged.connect(self._edited)
+            editor = box
+        elif field.kind == "bool":
+            check = QCheckBox("on")
+            check.toggled.connect(self._edited)
+            editor = check
+        elif field.kind == "int":
+            spin = QSpinBox()
+            spin.setRange(int(field.minimum or 0), int(min(field.maximum or 2**31 - 1,
+                                                           2**31 - 1)))
+            spin.setGroupSeparatorShown(field.name in ("steps", "samples"))
+            spin.valueChanged.connect(self._edited)
+            spin.editingFinished.connect(self.editingDone)
+            if field.name == "steps":
+                spin.setSingleStep(500)
+            editor = spin
+        else:
+            dspin = QDoubleSpinBox()
+            dspin.setDecimals(5 if field.name == "lr" else 3)
+            # The low end is 0 even where 0 is not allowed, so the error can be shown inline.
+            dspin.setRange(0.0, float(field.maximum or 1e9))
+            dspin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+            dspin.setSingleStep(0.05)
+            dspin.valueChanged.connect(self._edited)
+            dspin.editingFinished.connect(self.editingDone)
+            editor = dspin
+        editor.setToolTip(f"<b>{field.label}</b> (<code>{field.name}</code>)<br>{field.help}"
+                          f"<br><i>Allowed: {field.allowed()}</i>")
+        editor.setObjectName(f"field_{field.name}")
+        return editor
+
+    def _value(self, name: str) -> Any:
+        editor = self.editors[name]
+        if isinstance(editor, QComboBox):
+            return editor.currentText()
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QSpinBox):
+            return editor.value()
+        assert isinstance(editor, QDoubleSpinBox)
+        return round(editor.value(), editor.decimals())
+
+    def values(self) -> dict[str, Any]:
+        return {name: self._value(name) for name in self.editors}
+
+    def set_config(self, config: Config, emit: bool = True) -> None:
+        """Show ``config`` in the editors (one change, not one per field)."""
+        self._emitting = True
+        try:
+            for name, value in config.to_dict().items():
+                editor = self.editors[name]
+                editor.blockSignals(True)
+                if isinstance(editor, QComboBox):
+                    editor.setCurrentText(value)
+                elif isinstance(editor, QCheckBox):
+                    editor.setChecked(value)
+                else:
+                    editor.setValue(value)  # type: ignore[attr-defined]
+                editor.blockSignals(False)
+        finally:
+            self._emitting = False
+        self._validate()
+        if emit:
+            self._debounce.stop()
+            self._emit_config()
+
+    def set_available_devices(self, devices: list[str]) -> None:
+        self.available_devices = devices
+        box = self.editors["device"]
+        assert isinstance(box, QComboBox)
+        for i in range(box.count()):
+            name = box.itemText(i)
+            ok = name == "auto" or name in devices
+            box.setItemData(i, None if ok else f"{name} is not available on this machine",
+                            Qt.ItemDataRole.ToolTipRole)
+        self._validate()
+
+    # -- validation ---------------------------------------------------------------------------
+    def _edited(self) -> None:
+        if self._emitting:
+            return
+        self._validate()
+        self._debounce.start()
+
+    def problems(self) -> dict[str, str]:
+        values = self.values()
+        problems = validate_each(values)
+        device = values["device"]
+        if (self.available_devices is not None and device != "auto"
+                and device not in self.available_devices):
+            problems["device"] = (f"{device} is not available on this machine; choose "
+                                  + " or ".join(["auto", *self.available_devices]))
+        return problems
+
+    def _validate(self) -> bool:
+        problems = self.problems()
+        for name, label in self.errors.items():
+            text = problems.get(name, "")
+            label.setText(text)
+            label.setVisible(bool(text))
+            editor = self.editors[name]
+            editor.setProperty("invalid", bool(text))
+            editor.style().unpolish(editor)
+            editor.style().polish(editor)
+        valid = not problems
+        if valid:
+            config = Config.from_dict(self.values())
+            self.schematic.set_config(config)
+            self._sync_preset(config)
+            self._notice(config)
+        if valid != self._valid:
+            self._valid = valid
+            self.validityChanged.emit(valid)
+        return valid
+
+    def _notice(self, config: Config) -> None:
+        train = int(config.samples * 0.8) if config.dataset != "digits" else 1437
+        text = ""
+        if config.batch_size > train:
+            text = (f"Batch size {config.batch_size} is larger than the {train} training "
+                    "examples; each step will use all of them.")
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    @property
+    def valid(self) -> bool:
+        return self._valid
+
+    def config(self) -> Config | None:
+        return Config.from_dict(self.values()) if self._valid else None
+
+    def _emit_config(self) -> None:
+        config = self.config()
+        if config is not None:
+            self.configChanged.emit(config)
+
+    # -- presets ------------------------------------------------------------------------------
+    def _preset_chosen(self, index: int) -> None:
+        name = self.preset_box.itemData(index)
+        if name:
+            self.apply_preset(name)
+
+    def apply_preset(self, name: str) -> None:
+        for p in self.presets:
+            if p.name == name:
+                self.set_config(p.config)
+                return
+        raise KeyError(name)
+
+    def _sync_preset(self, config: Config) -> None:
+        # A lesson stays a lesson when only its length, seed or device change.
+        def same(p: Preset) -> bool:
+            return p.config == config.replace(steps=p.config.steps, seed=p.config.seed,
+                                              device=p.config.device)
+
+        match = next((p for p in self.presets if same(p)), None)
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentIndex(0 if match is None else
+                                        self.presets.index(match) + 1)
+        self.preset_box.blockSignals(False)
+        if match is None:
+            self.lesson_text.setText("Your own network. Pick a lesson above to start from one "
+                                     "of the classic cases, then change one thing at a time.")
+        else:
+            self.lesson_text.setText(f"<b>{match.summary}</b><br><br>{match.watch}")
+
+    @property
+    def preset_name(self) -> str | None:
+        return self.preset_box.currentData()

@@ -1,0 +1,90 @@
+"""View 8: the diagnosis banner: the core's plain-language findings, most serious first."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout
+
+from vgrad_gui.core.diagnose import Finding, diagnose
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.base import View
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+def readable(text: str) -> str:
+    """The core writes powers as '10^-8' (plain text for terminals); show '10⁻⁸'."""
+    return re.sub(r"10\^(-?\d+)", lambda m: theme.decade_label(int(m.group(1))), text)
+
+
+COLOURS = {"error": theme.ERROR, "warning": theme.WARN, "ok": theme.OK}
+ICONS = {"error": "●", "warning": "▲", "ok": "✓"}
+
+
+class DiagnosisBanner(View):
+    title = "Diagnosis"
+    max_hz = 3.0
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.setMinimumSize(200, 40)
+        self.frame = QFrame()
+        self.frame.setObjectName("banner")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.frame)
+        row = QHBoxLayout(self.frame)
+        row.setContentsMargins(14, 8, 14, 8)
+        self.icon = QLabel("")
+        self.icon.setFont(theme.font(1.5, bold=True))
+        row.addWidget(self.icon)
+        text = QVBoxLayout()
+        self.headline = QLabel("Press Start (Space) to train and watch the gradient reach each "
+                               "layer.")
+        self.headline.setWordWrap(True)
+        self.headline.setFont(theme.font(1.25, bold=True))
+        self.details = QLabel("")
+        self.details.setWordWrap(True)
+        self.details.setFont(theme.font(0.95))
+        text.addWidget(self.headline)
+        text.addWidget(self.details)
+        row.addLayout(text, 1)
+        self.findings: list[Finding] = []
+        self.override: str | None = None
+        self._paint("ok", self.headline.text(), "")
+
+    def on_run(self, info: RunInfo) -> None:
+        self.override = None
+        self.findings = []
+        if info.live:
+            self._paint("ok", "Press Start (Space) to train, or N for one step.", "")
+        else:
+            self._paint("ok", f"Viewing a saved run ({info.history.step:,} steps).",
+                        "Press Start to train this configuration afresh.")
+
+    def set_message(self, severity: str, headline: str, details: str = "") -> None:
+        """Show a message of the app's own (an error, a paused run) until the next run."""
+        self.override = headline
+        self._paint(severity, headline, details)
+
+    def refresh(self) -> None:
+        if self.info is None or self.override is not None:
+            return
+        findings = diagnose(self.info.history)
+        if not findings or findings == self.findings:
+            return
+        self.findings = findings
+        top = findings[0]
+        rest = "\n".join(f"{ICONS[f.severity]} {f.message}" for f in findings[1:3])
+        self._paint(top.severity, top.message, rest)
+
+    def _paint(self, severity: str, headline: str, details: str) -> None:
+        headline, details = readable(headline), readable(details)
+        colour = COLOURS.get(severity, theme.TEXT)
+        self.frame.setStyleSheet(f"QFrame#banner {{ background: {theme.PANEL_LIGHT}; "
+                                 f"border-left: 8px solid {colour}; }}")
+        self.icon.setText(ICONS.get(severity, ""))
+        self.icon.setStyleSheet(f"color: {colour};")
+        head = headline[:1].upper() + headline[1:]
+        self.headline.setText(head)
+        self.details.setText(details)
+        self.details.setVisible(bool(details))

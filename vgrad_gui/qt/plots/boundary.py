@@ -1,0 +1,98 @@
+"""View 6: the decision boundary for the 2-D data sets: the predicted class as background
+(fainter where the network is unsure), the training points on top. The worker computes the
+grid a few times a second, only while this view is shown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QStackedLayout, QWidget
+
+from vgrad_gui.core import worker as w
+from vgrad_gui.qt.plots.base import View, no_data_label, style_plot
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+# Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
+CLASS_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                 "#F0E442", "#999999", "#ffffff", "#000000"]
+
+
+class BoundaryView(View):
+    title = "Decision boundary"
+    max_hz = 10.0
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.stack = QStackedLayout(self)
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.plot = self.graphics.addPlot()
+        style_plot(self.plot)
+        self.plot.setAspectLocked(True)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.showGrid(x=False, y=False)
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.points = pg.ScatterPlotItem(size=7, pen=pg.mkPen("#111318", width=1))
+        self.plot.addItem(self.points)
+        self.caption = pg.TextItem("", color="#e9ebef", anchor=(0, 0))
+        self.plot.addItem(self.caption, ignoreBounds=True)
+        self.stack.addWidget(self.graphics)
+        self.message = no_data_label("")
+        holder = QWidget()
+        QStackedLayout(holder).addWidget(self.message)
+        self.stack.addWidget(holder)
+        self.latest: w.Boundary | None = None
+        self._drawn: w.Boundary | None = None
+        self.palette = np.array([QColor(c).getRgb()[:3] for c in CLASS_COLOURS], np.float32)
+        session.boundaryChanged.connect(self._boundary)
+        self.setToolTip("What the network predicts at every point of the plane (colour = "
+                        "class, faint = unsure), with the training points on top.")
+
+    def on_run(self, info: RunInfo) -> None:
+        self.latest = self._drawn = None
+        self.image.clear()
+        if info.extent is None or info.points is None or info.labels is None:
+            self.points.setData([])
+            why = ("Not available for a saved run." if not info.live else
+                   f"The decision boundary needs a 2-D data set; {info.config.dataset} has "
+                   f"{info.input_dim} inputs.")
+            self.message.setText(why)
+            self.stack.setCurrentIndex(1)
+            return
+        self.stack.setCurrentIndex(0)
+        brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in info.labels]
+        self.points.setData(pos=info.points, brush=brushes)
+        x0, x1, y0, y1 = info.extent
+        self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self.caption.setPos(x0, y1)
+
+    def _boundary(self, b: w.Boundary) -> None:
+        self.latest = b
+        self._on_frame()
+
+    def refresh(self) -> None:
+        b, info = self.latest, self.info
+        if b is None or info is None or info.extent is None or b is self._drawn:
+            return
+        self._drawn = b
+        base = self.palette[b.classes % len(self.palette)]
+        # Unsure regions (confidence near 1/classes) fade towards the background.
+        floor = 1.0 / max(2, info.n_classes)
+        t = np.clip((b.confidence - floor) / (1 - floor), 0, 1)[..., None]
+        bg = np.array([17, 19, 24], np.float32)
+        rgb = bg + (base - bg) * (0.25 + 0.45 * t)
+        self.image.setImage(rgb.astype(np.uint8), levels=(0, 255))
+        x0, x1, y0, y1 = info.extent
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.caption.setText(f"step {b.step:,}")
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.session.set_boundary(True)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        super().hideEvent(event)
+        self.session.set_boundary(False)

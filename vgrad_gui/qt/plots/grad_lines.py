@@ -1,0 +1,152 @@
+"""View 1: the gradient norm of every layer over the steps, log scale, coloured by depth."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF
+
+from vgrad_gui.core.history import AlignedBins
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
+
+
+def pick_layers(n: int, most: int = MAX_CURVES) -> list[int]:
+    """Evenly spaced layer indices, always including the first hidden and the output layer."""
+    if n <= most:
+        return list(range(n))
+    picked = {round(i * (n - 1) / (most - 1)) for i in range(most)}
+    return sorted(picked)
+
+
+class GradientLinesView(PlotView):
+    title = "Gradient norm per layer"
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.plot = self.add_plot(axisItems={"left": DecadeAxis("left")})
+        set_axis_label(self.plot, "bottom", "step")
+        set_axis_label(self.plot, "left", "‖∇W‖ (weight-gradient norm)")
+        # The legend sits in its own row under the plot, where it hides no line.
+        self.legend = pg.LegendItem(colCount=6, labelTextSize=f"{theme.point_size(0.85):.0f}pt",
+                                    horSpacing=18)
+        self.graphics.addItem(self.legend, row=1, col=0)
+        self.curves: list[pg.PlotCurveItem] = []
+        self.layers: list[int] = []
+        self.bins: AlignedBins | None = None
+        self.follow = True
+        self._range: tuple[float, float, float, float] | None = None
+        self._logs: np.ndarray | None = None
+        self._x: np.ndarray | None = None
+        self.hover = pg.TextItem("", color=theme.TEXT, fill=pg.mkBrush(26, 29, 36, 230),
+                                 anchor=(0, 1))
+        self.hover.setZValue(100)
+        self.hover.hide()
+        self.plot.addItem(self.hover, ignoreBounds=True)
+        self.plot.vb.sigRangeChangedManually.connect(self._stop_following)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self._mouse = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
+                                     slot=self._moved)
+        self.setToolTip("Each line is one layer's weight-gradient norm (log scale), purple at "
+                        "the input, yellow at the output.\nHover for values; scroll to zoom; "
+                        "double-click to follow the run again.")
+
+    def on_run(self, info: RunInfo) -> None:
+        for c in self.curves:
+            self.plot.removeItem(c)
+        self.legend.clear()
+        names = info.history.layer_names
+        n = len(names)
+        self.layers = pick_layers(n)
+        colours = theme.depth_colours(n)
+        self.curves = []
+        legend_at = set(pick_layers(n, 5)) | {n - 1}
+        for i in self.layers:
+            pen = pg.mkPen(colours[i], width=3 if i == n - 1 else 2)
+            curve = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
+            self.plot.addItem(curve)
+            self.curves.append(curve)
+            if i in legend_at:
+                self.legend.addItem(curve, names[i])
+        self.bins = AlignedBins(info.history.steps, info.history.cols("steps", "grad_norm"))
+        self.follow = True
+        self._range = None
+        self.show_note("" if n <= MAX_CURVES else
+                       f"Showing {len(self.layers)} of {n} layers, evenly spaced; the heatmap "
+                       "shows all of them.")
+
+    def refresh(self) -> None:
+        if self.bins is None:
+            return
+        width = max(100, int(self.plot.vb.width()))
+        b = self.bins.get(width)
+        if not len(b.x):
+            for c in self.curves:
+                c.setData([], [])
+            return
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(b.mean[:, self.layers])
+        self._x, self._logs = b.x, logs
+        for j, curve in enumerate(self.curves):
+            y = logs[:, j]
+            if np.isfinite(y).all():
+                curve.setData(b.x, y, skipFiniteCheck=True)
+            else:
+                curve.setData(b.x, y, connect="finite", skipFiniteCheck=False)
+        if self.follow:
+            self._follow(b.x, logs)
+
+    def _follow(self, x: np.ndarray, logs: np.ndarray) -> None:
+        finite = logs[np.isfinite(logs)]
+        if finite.size:
+            lo, hi = math.floor(float(finite.min())), math.ceil(float(finite.max()))
+        else:
+            lo, hi = -8, 1
+        if hi - lo < 2:
+            lo -= 1
+            hi += 1
+        x1 = max(10.0, float(x[-1]))
+        rng = (0.0, x1, float(lo), float(hi))
+        old = self._range
+        # Grow the x range in 10% jumps, not every frame, so the axis reads calmly.
+        if old is None or x1 > old[1] or lo < old[2] or hi > old[3] or x1 < 0.5 * old[1]:
+            rng = (0.0, x1 * 1.1 if x1 > 10 else x1, float(lo), float(hi))
+            self._range = rng
+            self.plot.vb.setRange(xRange=rng[:2], yRange=rng[2:], padding=0.02,
+                                  disableAutoRange=True)
+
+    def _stop_following(self, *args: object) -> None:
+        self.follow = False
+
+    def _clicked(self, ev: object) -> None:
+        if getattr(ev, "double", lambda: False)():
+            self.follow = True
+            self._range = None
+            self.refresh()
+
+    def _moved(self, args: tuple[QPointF]) -> None:
+        pos = args[0]
+        if self._logs is None or self._x is None or self.info is None or not len(self._x):
+            return
+        if not self.plot.sceneBoundingRect().contains(pos):
+            self.hover.hide()
+            return
+        p = self.plot.vb.mapSceneToView(pos)
+        i = int(np.clip(np.searchsorted(self._x, p.x()), 0, len(self._x) - 1))
+        column = self._logs[i]
+        finite = np.isfinite(column)
+        if not finite.any():
+            self.hover.hide()
+            return
+        j = int(np.nanargmin(np.where(finite, np.abs(column - p.y()), np.nan)))
+        layer = self.layers[j]
+        name = self.info.history.layer_names[layer]
+        value = 10 ** column[j]
+        self.hover.setText(f"{name}\nstep {self._x[i]:,.0f}\n‖∇W‖ = {theme.format_value(value)}")
+        self.hover.setPos(p.x(), p.y())
+        self.hover.show()

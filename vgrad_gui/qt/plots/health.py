@@ -1,0 +1,100 @@
+"""View 7: activation health per layer (the saturated or dead fraction, mean and spread of the
+activations) and the update-to-weight ratio per layer against the 1e-3 rule of thumb."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
+from vgrad_gui.qt.plots.heatmap import LayerAxis
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+RULE_OF_THUMB = -3.0  # log10 of the update/weight ratio that trains well
+
+
+class HealthView(PlotView):
+    title = "Activation health and update ratio"
+    max_hz = 8.0
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.axes = [LayerAxis("bottom") for _ in range(3)]
+        self.inactive = self.add_plot(row=0, col=0, axisItems={"bottom": self.axes[0]})
+        self.acts = self.add_plot(row=0, col=1, axisItems={"bottom": self.axes[1]})
+        self.ratio = self.add_plot(row=0, col=2, axisItems={"bottom": self.axes[2],
+                                                            "left": DecadeAxis("left")})
+        for plot in (self.inactive, self.acts, self.ratio):
+            plot.setMouseEnabled(False, False)
+            set_axis_label(plot, "bottom", "layer")
+        set_axis_label(self.inactive, "left", "share of units")
+        set_axis_label(self.acts, "left", "activation mean ± std")
+        set_axis_label(self.ratio, "left", "‖ΔW‖ / ‖W‖")
+        self.inactive.setYRange(0, 1, padding=0.02)
+        self.inactive_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=theme.WARN)
+        self.inactive.addItem(self.inactive_bars)
+        self.inactive_title = pg.TextItem("", color=theme.TEXT, anchor=(0, 0))
+        self.inactive.addItem(self.inactive_title, ignoreBounds=True)
+        self.spread = pg.ErrorBarItem(x=np.array([]), y=np.array([]), height=np.array([]),
+                                      pen=pg.mkPen(theme.ACCENT, width=2), beam=0.3)
+        self.acts.addItem(self.spread)
+        self.means = pg.ScatterPlotItem(size=8, brush=theme.ACCENT, pen=None)
+        self.acts.addItem(self.means)
+        self.ratio_points = pg.PlotDataItem(pen=pg.mkPen(theme.OK, width=2), symbol="o",
+                                            symbolSize=7, symbolBrush=theme.OK)
+        self.ratio.addItem(self.ratio_points)
+        self.rule = pg.InfiniteLine(RULE_OF_THUMB, angle=0,
+                                    pen=pg.mkPen(theme.TEXT_DIM, width=2,
+                                                 style=pg.QtCore.Qt.PenStyle.DashLine),
+                                    label="10⁻³ rule of thumb",
+                                    labelOpts={"position": 0.15, "color": theme.TEXT_DIM})
+        self.ratio.addItem(self.rule)
+        self.setToolTip("Left: units that are saturated (sigmoid/tanh stuck near a flat end) "
+                        "or dead (ReLU output 0 for the whole batch).\nMiddle: mean and spread "
+                        "of each layer's activations.\nRight: how far one optimizer step moves "
+                        "each layer's weights, relative to their size; around 10⁻³ trains well, "
+                        "far below it barely learns.")
+
+    def on_run(self, info: RunInfo) -> None:
+        n = info.history.n_layers
+        self.axes[0].configure(n - 1, with_output=False)
+        self.axes[1].configure(n - 1, with_output=False)
+        self.axes[2].configure(n)
+        self.inactive.setXRange(0, n - 1, padding=0.02)
+        self.acts.setXRange(0, n - 1, padding=0.02)
+        self.ratio.setXRange(0, n, padding=0.02)
+        kind = info.inactive_kind
+        self.inactive_title.setText({"saturated": "saturated units",
+                                     "dead": "dead units (ReLU)"}.get(
+            kind, f"no saturation test for {info.config.activation}"))
+        self.inactive_title.setPos(0, 1)
+        self.inactive_bars.setOpts(x=[], height=[])
+        self.means.setData([], [])
+        self.spread.setData(x=np.array([]), y=np.array([]), height=np.array([]))
+        self.ratio_points.setData([], [])
+
+    def refresh(self) -> None:
+        if self.info is None:
+            return
+        h = self.info.history
+        frac = h.latest("probes", "inactive_fraction")
+        if frac is None:
+            return
+        hidden = np.arange(len(frac)) + 0.5
+        self.inactive_bars.setOpts(x=hidden, height=np.nan_to_num(frac), width=0.8)
+        mean = h.latest("probes", "act_mean")
+        std = h.latest("probes", "act_std")
+        assert mean is not None and std is not None
+        self.means.setData(hidden, mean)
+        self.spread.setData(x=hidden, y=mean, height=2 * std)
+        ratio = h.latest("probes", "update_ratio")
+        assert ratio is not None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(ratio.astype(np.float64))
+        x = np.arange(len(ratio)) + 0.5
+        self.ratio_points.setData(x, np.where(np.isfinite(logs), logs, np.nan), connect="finite")
+        finite = logs[np.isfinite(logs)]
+        lo = min(-6.0, float(finite.min()) - 0.5) if finite.size else -6.0
+        hi = max(0.0, float(finite.max()) + 0.5) if finite.size else 0.0
+        self.ratio.setYRange(lo, hi, padding=0)

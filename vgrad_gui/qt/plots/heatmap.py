@@ -1,0 +1,117 @@
+"""View 2: layer x step heatmap of log10 gradient norm: the fading picture.
+
+One row per layer, input at the bottom; vanishing layers go dark. The colour scale is fixed
+(decades, labelled) so that colours mean the same thing in every run; NaN/Inf are cyan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+from vgrad_gui.core.history import AlignedBins
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, style_plot
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+
+class LayerAxis(pg.AxisItem):
+    """Layer numbers at the middle of each layer's slot (x or y = i + 0.5), input first;
+    'out' for the output layer."""
+
+    def __init__(self, orientation: str = "left") -> None:
+        super().__init__(orientation)
+        self.count = 1
+        self.with_output = True
+
+    def configure(self, count: int, with_output: bool = True) -> None:
+        """``count`` slots; the last is the output layer when ``with_output``."""
+        self.count = max(1, count)
+        self.with_output = with_output
+        self.picture = None
+        self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803
+        n = self.count
+        step = 1
+        for s in (1, 2, 5, 10, 20, 25, 50):
+            step = s
+            if size / n * s >= 22:
+                break
+        last = n - 1
+        ticks = [i + 0.5 for i in range(n) if i == 0 or (i + 1) % step == 0 or i == last]
+        if len(ticks) >= 2 and ticks[-1] - ticks[-2] < step * 0.6 and ticks[-2] != 0.5:
+            del ticks[-2]  # keep the last label from crowding its neighbour
+        return [(float(step), ticks)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        last = self.count - 1
+        return ["out" if self.with_output and int(v) == last else str(int(v) + 1)
+                for v in values]
+
+
+class HeatmapView(PlotView):
+    title = "Layer × step heatmap"
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.layer_axis = LayerAxis("left")
+        self.plot = self.add_plot(axisItems={"left": self.layer_axis})
+        self.plot.showGrid(x=False, y=False)
+        set_axis_label(self.plot, "bottom", "step")
+        set_axis_label(self.plot, "left", "layer (input at the bottom)")
+        self.image = pg.ImageItem()
+        self.lut = theme.heat_lut()
+        self.plot.addItem(self.image)
+        # The colour bar: the same LUT drawn as a column, with a decade axis.
+        self.bar = self.graphics.addPlot(row=0, col=1,
+                                         axisItems={"right": DecadeAxis("right")})
+        style_plot(self.bar)
+        self.bar.showGrid(x=False, y=False)
+        self.bar.hideAxis("left")
+        self.bar.hideAxis("bottom")
+        self.bar.showAxis("right")
+        set_axis_label(self.bar, "right", "‖∇W‖")
+        self.bar.setMouseEnabled(False, False)
+        lo, hi = theme.HEAT_LEVELS
+        column = np.arange(253, dtype=np.uint8)[:, None]
+        bar_img = pg.ImageItem(column, levels=(0, 255), lut=self.lut)
+        bar_img.setRect(QRectF(0, lo, 1, hi - lo))
+        self.bar.addItem(bar_img)
+        self.bar.setRange(xRange=(0, 1), yRange=(lo, hi), padding=0)
+        self.graphics.ci.layout.setColumnStretchFactor(0, 10)
+        self.graphics.ci.layout.setColumnFixedWidth(1, theme.point_size() * 7)
+        self.bins: AlignedBins | None = None
+        self.show_note("Dark = little gradient; cyan = NaN or infinite. Colour scale fixed "
+                       f"from {theme.decade_label(lo)} to {theme.decade_label(hi)}.")
+        self.setToolTip("Each row is a layer (input at the bottom, output at the top), each "
+                        "column a span of steps; the colour is the size of that layer's "
+                        "gradient.\nLayers whose gradient vanishes go dark.")
+
+    def on_run(self, info: RunInfo) -> None:
+        n = info.history.n_layers
+        self.layer_axis.configure(n)
+        self.bins = AlignedBins(info.history.steps, info.history.cols("steps", "grad_norm"))
+        self.image.clear()
+        self.plot.setRange(xRange=(0, 10), yRange=(0, n), padding=0)
+
+    def refresh(self) -> None:
+        if self.bins is None or self.info is None:
+            return
+        n = self.info.history.n_layers
+        width = max(100, int(self.plot.vb.width()))
+        b = self.bins.get(width)
+        if not len(b.x):
+            self.image.clear()
+            return
+        w = self.bins.width
+        cols = ((b.x - 1) // w).astype(np.int64)
+        ncols = int(cols[-1]) + 1
+        img = np.full((n, ncols), theme.HEAT_EMPTY, np.uint8)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(b.mean)
+        img[:, cols] = theme.heat_indices(logs).T
+        self.image.setImage(img, levels=(0, 255), lut=self.lut, autoLevels=False)
+        self.image.setRect(QRectF(0, 0, ncols * w, n))
+        self.plot.setRange(xRange=(0, ncols * w), yRange=(0, n), padding=0)

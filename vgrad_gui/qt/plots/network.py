@@ -1,0 +1,213 @@
+"""View 3: the network diagram. Layers are columns of units joined by links; each layer's
+brightness follows its gradient relative to the output layer, so the layers nearest the input
+fade as their gradients vanish and light up again when a fix is applied. NaN/Inf are cyan."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QToolTip, QWidget
+
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.base import View
+from vgrad_gui.qt.session import RunInfo, TrainingSession
+
+MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
+RECENT = 20  # steps averaged for "current" gradient
+
+
+class NetworkDiagramView(View):
+    title = "Network: gradient reaching each layer"
+    max_hz = 20.0
+
+    def __init__(self, session: TrainingSession) -> None:
+        super().__init__(session)
+        self.setMouseTracking(True)
+        self.setMinimumSize(320, 200)
+        self.layer_names: list[str] = []
+        self.widths: list[int] = []  # units per column, input column first
+        self.norms = np.empty(0)
+        self.levels: list[float] = []  # brightness 0..1 per Linear layer (NaN: non-finite)
+        self.residual = False
+        self.norm_kind = "none"
+        self.step = 0
+        self._inmap = theme.colormap("inferno")
+        self.setToolTip("")
+
+    def on_run(self, info: RunInfo) -> None:
+        cfg = info.config
+        self.layer_names = info.history.layer_names
+        self.widths = [info.input_dim] + [cfg.width] * cfg.depth + [info.n_classes]
+        self.residual = cfg.residual
+        self.norm_kind = cfg.norm
+        self.norms = np.full(len(self.layer_names), np.nan)
+        self.levels = []
+        self.step = 0
+        self.update()
+
+    def refresh(self) -> None:
+        if self.info is None:
+            return
+        h = self.info.history
+        steps, rows = h.steps.raw(h.cols("steps", "grad_norm"))
+        if len(rows) == 0:
+            if self.levels:
+                self.levels = []
+                self.update()
+            return
+        recent = rows[-RECENT:]
+        if np.isfinite(recent[-1]).all():
+            norms = recent.astype(np.float64).mean(0)
+        else:
+            norms = recent[-1].astype(np.float64)
+        out = norms[-1]
+        levels = []
+        for g in norms:
+            if not math.isfinite(g) or not math.isfinite(out):
+                levels.append(math.nan)
+            elif out <= 0:
+                levels.append(1.0 if g > 0 else 0.0)
+            else:
+                levels.append(theme.brightness(g / out))
+        self.norms = norms
+        self.step = int(steps[-1])
+        self.levels = levels
+        self.update()
+
+    # -- drawing -----------------------------------------------------------------------------
+    def _geometry(self) -> tuple[list[float], list[list[float]], float]:
+        """x of each column, y of each drawn unit per column, unit radius."""
+        w, h = self.width(), self.height()
+        n_cols = len(self.widths)
+        left, right, top, bottom = 40.0, 40.0, 46.0, 48.0
+        span = max(1.0, w - left - right)
+        xs = [left + span * i / max(1, n_cols - 1) for i in range(n_cols)]
+        usable = max(40.0, h - top - bottom)
+        col_gap = span / max(1, n_cols - 1)
+        radius = max(2.0, min(12.0, col_gap * 0.28, usable / (2.6 * MAX_UNITS)))
+        ys: list[list[float]] = []
+        for units in self.widths:
+            k = min(units, MAX_UNITS)
+            spacing = min(usable / max(1, k), radius * 3.2)
+            mid = top + usable / 2
+            ys.append([mid + (j - (k - 1) / 2) * spacing for j in range(k)])
+        return xs, ys, radius
+
+    def _colour(self, level: float, alpha_floor: float = 0.12) -> QColor:
+        if math.isnan(level):
+            return QColor(theme.NONFINITE)
+        c = self._inmap.mapToQColor(0.08 + 0.92 * level)
+        c.setAlphaF(alpha_floor + (1 - alpha_floor) * level)
+        return c
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(theme.BACKGROUND))
+        if not self.widths:
+            p.setPen(QColor(theme.TEXT_DIM))
+            p.setFont(theme.font(1.1))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Configure a network to see it here")
+            p.end()
+            return
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        xs, ys, r = self._geometry()
+        n_layers = len(self.widths) - 1
+        levels = self.levels if len(self.levels) == n_layers else [0.35] * n_layers
+        dense = len(xs) > 1 and (xs[1] - xs[0]) < 14
+        # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
+        for i in range(n_layers):
+            colour = self._colour(levels[i], 0.06)
+            a, b = ys[i], ys[i + 1]
+            if dense or len(a) * len(b) > 100:
+                colour.setAlphaF(colour.alphaF() * 0.8)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(colour)
+                poly = [QPointF(xs[i], a[0]), QPointF(xs[i + 1], b[0]),
+                        QPointF(xs[i + 1], b[-1]), QPointF(xs[i], a[-1])]
+                p.drawPolygon(poly)
+            else:
+                p.setPen(QPen(colour, 1.2))
+                p.drawLines([QLineF(xs[i], ya, xs[i + 1], yb) for ya in a for yb in b])
+        # Residual shortcuts: arcs over the blocks that have them.
+        if self.residual:
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            for i in range(2, n_layers):
+                colour = self._colour(levels[i - 1], 0.25)
+                p.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
+                top = min(ys[i - 1][0], ys[i][0]) - 10
+                rect = QRectF(xs[i - 1], top - 16, xs[i] - xs[i - 1], 32)
+                p.drawArc(rect, 0, 180 * 16)
+        # Units.
+        for c, x in enumerate(xs):
+            if c == 0:
+                fill = QColor(theme.TEXT_DIM)
+            else:
+                fill = self._colour(levels[c - 1])
+            # A faint outline keeps a layer visible even when its gradient has vanished.
+            outline = QColor(theme.TEXT_DIM)
+            outline.setAlphaF(0.35)
+            p.setPen(QPen(outline, 1))
+            p.setBrush(fill)
+            for y in ys[c]:
+                p.drawEllipse(QPointF(x, y), r, r)
+        # How many units each column stands for, when more than are drawn.
+        p.setFont(theme.font(0.8))
+        p.setPen(QColor(theme.TEXT_DIM))
+        shown_counts = {1, len(xs) - 1} if len(xs) > 2 else set()
+        for c in sorted(shown_counts):
+            if self.widths[c] > MAX_UNITS:
+                p.drawText(QRectF(xs[c] - 40, ys[c][0] - r - 22, 80, 18),
+                           Qt.AlignmentFlag.AlignCenter, f"{self.widths[c]} units")
+        # Labels: column names, and the diagnosis in numbers under the ends.
+        p.setFont(theme.font(0.85))
+        p.setPen(QColor(theme.TEXT_DIM))
+        every = max(1, math.ceil(len(xs) * 46 / max(1, self.width())))
+        h = self.height()
+        for c, x in enumerate(xs):
+            last = c == len(xs) - 1
+            if c % every and not last and c != 0:
+                continue
+            label = "in" if c == 0 else "out" if last else str(c)
+            p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
+        p.setFont(theme.font(1.0, bold=True))
+        p.setPen(QColor(theme.TEXT))
+        if len(self.norms) and self.levels:
+            first, out = self.norms[0], self.norms[-1]
+            if math.isfinite(first) and math.isfinite(out) and out > 0:
+                text = (f"hidden 1 gets {theme.format_value(first / out)} of the output "
+                        f"layer's gradient · step {self.step:,}")
+            else:
+                text = f"NaN/Inf gradients at step {self.step:,}"
+                p.setPen(QColor(theme.NONFINITE))
+            text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle,
+                                              self.width() - 12)
+            p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
+        p.setFont(theme.font(0.9))
+        p.setPen(QColor(theme.TEXT_DIM))
+        legend = ("brightness = gradient relative to the output layer (dark at "
+                  f"{theme.decade_label(-theme.RELATIVE_DECADES)})")
+        p.drawText(QRectF(10, 6, self.width() - 20, 20), Qt.AlignmentFlag.AlignLeft,
+                   p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
+                                              self.width() - 20))
+        p.end()
+        self.session.painted()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if not self.widths or not len(self.norms):
+            return
+        xs, _, _ = self._geometry()
+        x = event.position().x()
+        c = int(np.argmin([abs(x - cx) for cx in xs]))
+        if c == 0:
+            text = f"input: {self.widths[0]} features"
+        else:
+            g = self.norms[c - 1]
+            out = self.norms[-1]
+            ratio = g / out if math.isfinite(out) and out > 0 else math.nan
+            text = (f"{self.layer_names[c - 1]}: {self.widths[c]} units\n"
+                    f"‖∇W‖ = {theme.format_value(g)}\n"
+                    f"vs output layer: {theme.format_value(ratio)}")
+        QToolTip.showText(event.globalPosition().toPoint(), text, self)

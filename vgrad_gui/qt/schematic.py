@@ -1,0 +1,102 @@
+"""A small schematic of the network the builder describes; it follows every setting."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from vgrad_gui.core.datasets import DESCRIPTIONS
+from vgrad_gui.core.spec import Config
+from vgrad_gui.qt import theme
+
+SHORT = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU", "elu": "ELU",
+         "gelu": "GELU", "selu": "SELU", "linear": "id"}
+ACT_COLOUR = {"sigmoid": theme.ERROR, "tanh": theme.WARN}
+
+
+class NetworkSchematic(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.config = Config()
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("The network these settings build: input, the hidden blocks "
+                        "(Linear → normalisation → activation, with a shortcut when residual "
+                        "is on), and the output layer.")
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(300, int(theme.point_size() * 10))
+
+    def set_config(self, config: Config) -> None:
+        self.config = config
+        self.setFixedHeight(self.sizeHint().height())
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        cfg = self.config
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = float(self.width()), float(self.height())
+        p.fillRect(self.rect(), QColor(theme.BACKGROUND))
+        inputs = 64 if cfg.dataset == "digits" else 2
+        outputs = 10 if cfg.dataset == "digits" else 3 if cfg.dataset == "blobs" else 2
+        shown = list(range(1, cfg.depth + 1))
+        if cfg.depth > 5:
+            shown = [1, 2, 0, cfg.depth - 1, cfg.depth]  # 0 marks the elided middle
+        boxes = ["in"] + shown + ["out"]
+        gap = 8.0
+        bw = (w - 12 - gap * (len(boxes) - 1)) / len(boxes)
+        top = h * 0.34
+        bh = h * 0.5
+        small = theme.font(0.72)
+        tiny = theme.font(0.62)
+        for k, box in enumerate(boxes):
+            x = 6 + k * (bw + gap)
+            rect = QRectF(x, top, bw, bh)
+            if box == 0:
+                p.setPen(QColor(theme.TEXT_DIM))
+                p.setFont(small)
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"…\n×{cfg.depth - 4}")
+                continue
+            fill = QColor(theme.PANEL_LIGHT)
+            p.setPen(QPen(QColor("#3a414e"), 1))
+            p.setBrush(fill)
+            p.drawRoundedRect(rect, 5, 5)
+            p.setFont(small)
+            if box == "in":
+                p.setPen(QColor(theme.TEXT_DIM))
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{inputs}\nin")
+            elif box == "out":
+                p.setPen(QColor(theme.TEXT))
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{outputs}\nout")
+            else:
+                lines = [f"{cfg.width}"]
+                if cfg.norm != "none":
+                    lines.append("BN" if cfg.norm == "batch" else "LN")
+                p.setPen(QColor(theme.TEXT))
+                upper = QRectF(rect.x(), rect.y() + 2, rect.width(), rect.height() * 0.55)
+                p.drawText(upper, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
+                p.setPen(QColor(ACT_COLOUR.get(cfg.activation, theme.OK)))
+                lower = QRectF(rect.x(), rect.y() + rect.height() * 0.55, rect.width(),
+                               rect.height() * 0.42)
+                p.drawText(lower, Qt.AlignmentFlag.AlignCenter, SHORT[cfg.activation])
+                if cfg.residual and box != 1:
+                    path = QPainterPath(QPointF(x - gap / 2, top))
+                    path.cubicTo(QPointF(x, top - h * 0.28), QPointF(x + bw, top - h * 0.28),
+                                 QPointF(x + bw + gap / 2, top))
+                    p.setBrush(Qt.BrushStyle.NoBrush)
+                    p.setPen(QPen(QColor(theme.ACCENT), 1.5))
+                    p.drawPath(path)
+            if k < len(boxes) - 1:
+                p.setPen(QPen(QColor(theme.TEXT_DIM), 1.2))
+                y = top + bh / 2
+                p.drawLine(QPointF(x + bw, y), QPointF(x + bw + gap, y))
+        p.setFont(tiny)
+        p.setPen(QColor(theme.TEXT_DIM))
+        caption = (f"{cfg.depth} hidden × {cfg.width} · {cfg.init} init"
+                   + (" · residual" if cfg.residual else ""))
+        p.drawText(QRectF(0, 0, w, top - 4), Qt.AlignmentFlag.AlignLeft
+                   | Qt.AlignmentFlag.AlignTop, caption)
+        p.drawText(QRectF(0, top + bh + 2, w, h - top - bh), Qt.AlignmentFlag.AlignLeft,
+                   DESCRIPTIONS[cfg.dataset])
+        p.end()
