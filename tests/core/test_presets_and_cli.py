@@ -19,7 +19,7 @@ def test_every_preset_loads_and_explains_what_to_watch():
 
 
 def test_unknown_preset():
-    with pytest.raises(ConfigError, match="'preset'.*deep_sigmoid"):
+    with pytest.raises(ConfigError, match=r"'preset'.*deep_sigmoid"):
         get_preset("nope")
 
 

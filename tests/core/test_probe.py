@@ -192,5 +192,5 @@ def test_unavailable_device_is_a_clear_config_error():
         pytest.skip("CUDA is available here")
     from vgrad_gui.core.spec import ConfigError
 
-    with pytest.raises(ConfigError, match="'device'.*not available"):
+    with pytest.raises(ConfigError, match=r"'device'.*not available"):
         Trainer(Config(depth=1, width=2, device="cuda"))

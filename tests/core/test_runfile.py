@@ -114,7 +114,7 @@ def test_bad_config_inside_a_run_file(short_run, tmp_path):
     meta = json.loads(str(arrays["meta"]))
     meta["config"]["depth"] = 999
     path = _write(tmp_path / "cfg.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
-    with pytest.raises(RunFileError, match="config is invalid.*'depth'"):
+    with pytest.raises(RunFileError, match=r"config is invalid.*'depth'"):
         load_run(path)
 
 

@@ -7,6 +7,7 @@ test and report NaN for the inactive fraction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -39,7 +40,7 @@ TANH_SATURATION = 0.95
 
 
 def make_activation(name: str) -> nn.Module:
-    factories = {
+    factories: dict[str, Callable[[], nn.Module]] = {
         "sigmoid": nn.Sigmoid,
         "tanh": nn.Tanh,
         "relu": nn.ReLU,

@@ -3,6 +3,8 @@ then an output Linear. Layer names are stable and readable: "hidden 1" ... "outp
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -57,7 +59,7 @@ class VGradNet(nn.Module):
     @property
     def linears(self) -> list[nn.Linear]:
         """Every Linear layer, input side first, output layer last."""
-        return [b.linear for b in self.blocks] + [self.output]
+        return [cast(Block, b).linear for b in self.blocks] + [self.output]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         capture = self.capture

@@ -99,7 +99,7 @@ def make_dataset(name: str, samples: int = 1000, noise: float = 0.1, seed: int =
         n_classes = int(y.max()) + 1
     order = rng.permutation(len(x))
     x, y = x[order], y[order]
-    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
+    n_test = max(1, round(len(x) * TEST_FRACTION))
     x_train, x_test = x[n_test:], x[:n_test]
     y_train, y_test = y[n_test:], y[:n_test]
     mean = x_train.mean(0)

@@ -74,7 +74,7 @@ def ratio_text(r: float) -> str:
 
 def _round_sig(x: float) -> str:
     digits = max(0, 1 - math.floor(math.log10(x)))
-    value = round(x, -int(math.floor(math.log10(x))) + 1) if x >= 10 else round(x, digits)
+    value = round(x, -math.floor(math.log10(x)) + 1) if x >= 10 else round(x, digits)
     return f"{value:g}" if value < 1e6 else f"{value:.0f}"
 
 
@@ -118,8 +118,9 @@ def diagnose(history: RunHistory) -> list[Finding]:
         worst = int(np.argmax(hidden))
         findings.append(Finding(
             "exploding", "error",
-            f"exploding: {describe_layers(big, n)} {verb(big, 'receive', 'receives')} more than {EXPLODE_RATIO:.0f}x the "
-            f"output layer's gradient (hidden layer {worst + 1}: {ratio_text(hidden[worst])}).",
+            f"exploding: {describe_layers(big, n)} {verb(big, 'receive', 'receives')} more "
+            f"than {EXPLODE_RATIO:.0f}x the output layer's gradient (hidden layer "
+            f"{worst + 1}: {ratio_text(hidden[worst])}).",
             tuple(big)))
     elif huge:
         worst = int(np.argmax(norms))
@@ -135,15 +136,16 @@ def diagnose(history: RunHistory) -> list[Finding]:
         worst = int(np.argmin(hidden))
         findings.append(Finding(
             "vanishing", "error",
-            f"vanishing: {describe_layers(vanish, n)} {verb(vanish, 'receive', 'receives')} less than 1/1000 of the output "
-            f"layer's gradient (hidden layer {worst + 1}: {ratio_text(hidden[worst])}). "
+            f"vanishing: {describe_layers(vanish, n)} {verb(vanish, 'receive', 'receives')} "
+            f"less than 1/1000 of the output layer's gradient (hidden layer {worst + 1}: "
+            f"{ratio_text(hidden[worst])}). "
             f"{verb(vanish, 'They barely learn.', 'It barely learns.')}",
             tuple(vanish)))
     if fade:
         findings.append(Finding(
             "fading", "warning",
-            f"fading: {describe_layers(fade, n)} {verb(fade, 'receive', 'receives')} less than 1/100 of the output "
-            "layer's gradient.",
+            f"fading: {describe_layers(fade, n)} {verb(fade, 'receive', 'receives')} less "
+            "than 1/100 of the output layer's gradient.",
             tuple(fade)))
 
     findings.extend(_activity(history))

@@ -309,7 +309,7 @@ class Series:
     def _parts(self, cols: slice, after: float = -np.inf) -> list[tuple[np.ndarray, ...]]:
         """(x, sum, count, min, max) of the bucket part and of the raw part, each sorted by x
         (a bucket's x is the middle of its steps); only items with x > ``after``."""
-        parts = []
+        parts: list[tuple[np.ndarray, ...]] = []
         nc = self._n_coarse
         c0 = int(np.searchsorted(self._c_last[:nc], after, side="right")) if nc else 0
         if c0 < nc or self._pending is not None:
@@ -342,8 +342,8 @@ class Series:
         return parts
 
     def nbytes(self) -> int:
-        arrays = [self._raw, self._raw_steps, self._c_min, self._c_max, self._c_mean,
-                  self._c_count, self._c_first, self._c_last]
+        arrays: list[np.ndarray] = [self._raw, self._raw_steps, self._c_min, self._c_max,
+                                    self._c_mean, self._c_count, self._c_first, self._c_last]
         return sum(a.nbytes for a in arrays)
 
     # -- state for the run file ---------------------------------------------------------
@@ -431,8 +431,9 @@ class AlignedBins:
 
     def _bin_items(self, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
         k, w = self.k, self.width
-        out = [np.empty(0, np.int64), np.empty(0), np.empty((0, k)), np.empty(0, np.int64),
-               np.empty((0, k), np.float32), np.empty((0, k), np.float32)]
+        out: list[np.ndarray] = [
+            np.empty(0, np.int64), np.empty(0), np.empty((0, k)), np.empty(0, np.int64),
+            np.empty((0, k), np.float32), np.empty((0, k), np.float32)]
         for x, sm, cnt, mn, mx in parts:
             b = ((x - 1) // w).astype(np.int64)
             starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
@@ -440,7 +441,7 @@ class AlignedBins:
                      np.add.reduceat(sm, starts, axis=0, dtype=np.float64),
                      np.add.reduceat(cnt, starts), np.minimum.reduceat(mn, starts, axis=0),
                      np.maximum.reduceat(mx, starts, axis=0)]
-            out = [np.concatenate([o, p]) for o, p in zip(out, piece)]
+            out = [np.concatenate([o, p]) for o, p in zip(out, piece, strict=False)]
         b = out[0]
         if len(b) > 1 and (b[1:] == b[:-1]).any():  # the bucket and raw parts meet in a bin
             starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])

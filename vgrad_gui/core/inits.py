@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def _normal(std: float) -> Callable[[torch.Tensor], None]:
+def _normal(std: float) -> Callable[[torch.Tensor], object]:
     return lambda w: nn.init.normal_(w, 0.0, std)
 
 

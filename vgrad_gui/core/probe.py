@@ -158,7 +158,7 @@ class GradientProbe:
     def _heavy(self, captured: list[torch.Tensor], before: torch.Tensor) -> torch.Tensor:
         # Written with arithmetic rather than boolean masks: on the CPU, comparisons that
         # produce bool tensors and reductions over them cost ~10x more than float ops.
-        n, h = self.n_layers, self.n_hidden
+        _n, h = self.n_layers, self.n_hidden
         out = torch.empty(self.probe_width, dtype=torch.float64, device=self.device)
         acts = torch.stack(captured).detach()  # [hidden, batch, units]
         flat = acts.reshape(h, -1)
@@ -253,7 +253,7 @@ class _NormBlock:
         return norms
 
 
-def _adopt(p: torch.nn.Parameter, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:
+def _adopt(p: torch.Tensor, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:
     """Make ``p`` and its gradient views of the given slots (their leading elements)."""
     k = p.numel()
     data_slot[:k].copy_(p.reshape(-1))

@@ -94,7 +94,10 @@ def write_arrays(arrays: dict[str, np.ndarray], path: str | Path, compress: bool
     fd, tmp = tempfile.mkstemp(prefix=".vgrad-", suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            (np.savez_compressed if compress else np.savez)(fh, **arrays)
+            if compress:
+                np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+            else:
+                np.savez(fh, **arrays)  # type: ignore[arg-type]
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -201,10 +204,7 @@ def _load_table(path: Path, arrays: dict[str, np.ndarray], history: RunHistory, 
     counts = _need(path, arrays, f"{prefix}record_steps", "iu", (n,))
     if (counts < 1).any() or (counts[nd:] != 1).any():
         raise RunFileError(path, f"'{prefix}record_steps' is inconsistent")
-    if nd:
-        first = _need(path, arrays, f"{prefix}first_step", "iu", (nd,))
-    else:
-        first = np.empty(0, np.int64)
+    first = _need(path, arrays, f"{prefix}first_step", "iu", (nd,)) if nd else np.empty(0, np.int64)
     width = sum(w for _, w in history.layouts[table])
     mean = np.empty((n, width), np.float64)
     mn = np.empty((nd, width), np.float32)

@@ -1,7 +1,8 @@
 """Trainer: builds data, model, optimizer and probe from a Config and trains one step at a time.
 
 ``step()`` trains one step and ``run_block(k)`` k steps, returning a RecordBlock. ``run()``
-trains many steps and can be paused, resumed and stopped from another thread. The same config and seed give identical records on the CPU.
+trains many steps and can be paused, resumed and stopped from another thread. The same config
+and seed give identical records on the CPU.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ This module is Qt-free and imports torch only inside the child process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -186,6 +187,9 @@ class _Worker:
         self.rate_window: list[tuple[float, int]] = []
         self.next_due = 0.0
         self.quit = False
+        # Fault injection for the tests of the GUI's error path: raise at this step.
+        fault = os.environ.get("VGRAD_FAULT_AT_STEP", "")
+        self.fault_at = int(fault) if fault.isdigit() else None
         events.put(Ready(torch.__version__, trainer_mod.available_devices(), time.monotonic()))
 
     # -- main loop ----------------------------------------------------------------------------
@@ -352,6 +356,8 @@ class _Worker:
         """Train k steps; on NaN/Inf pause; on an exception report it. True if all went on."""
         started = time.monotonic()
         try:
+            if self.fault_at is not None and self.trainer.step_count + k >= self.fault_at:
+                raise RuntimeError("injected fault (VGRAD_FAULT_AT_STEP)")
             block = self.trainer.run_block(k)
         except Exception as exc:
             self.running = False
@@ -467,10 +473,8 @@ class WorkerClient:
     def shutdown(self, timeout: float = 1.0) -> None:
         """Ask the worker to quit; terminate it if it has not within ``timeout`` seconds."""
         if self.process is not None:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self.send(Quit())
-            except (OSError, ValueError):
-                pass
             self.process.join(timeout)
             if self.process.is_alive():
                 self.process.terminate()

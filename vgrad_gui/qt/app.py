@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,10 +83,8 @@ def _install_signal_handlers(app: QApplication, window: MainWindow) -> object:
     notifier = QSocketNotifier(read.fileno(), QSocketNotifier.Type.Read)
 
     def drain() -> None:
-        try:
+        with contextlib.suppress(OSError):
             read.recv(64)
-        except OSError:
-            pass
 
     notifier.activated.connect(drain)
 

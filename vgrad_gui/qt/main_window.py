@@ -3,6 +3,7 @@ diagram in the middle, the other views in docks; a toolbar, menus, shortcuts, a 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import math
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.first_paint_at: float | None = None
         self._worker_started = False
         self._closing = False
+        self.last_message: QMessageBox | None = None
         self.setWindowTitle("vgrad_gui")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks
@@ -291,6 +293,9 @@ class MainWindow(QMainWindow):
             bar.addWidget(w)
         bar.addPermanentWidget(self.status_device)
         self._status_at = 0.0
+        self._status_later = QTimer(self)
+        self._status_later.setSingleShot(True)
+        self._status_later.timeout.connect(lambda: self._update_status(force=True))
 
     # -- start-up and settings --------------------------------------------------------------
     def _restore(self, config: Config | None, preset: str | None) -> None:
@@ -302,16 +307,12 @@ class MainWindow(QMainWindow):
             self._layout_pending = False  # the user's own layout wins
         scale = self.settings.value("font_scale")
         if scale is not None:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self.scale_text(float(scale), absolute=True)
-            except (TypeError, ValueError):
-                pass
         speed = self.settings.value("speed")
         if speed is not None:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 self.speed.setValue(int(speed))
-            except (TypeError, ValueError):
-                pass
         if config is None:
             saved = self.settings.value("config")
             if isinstance(saved, str):
@@ -374,6 +375,10 @@ class MainWindow(QMainWindow):
         else:
             self.showFullScreen()
 
+    @staticmethod
+    def speed_values() -> list[float | None]:
+        return list(SPEEDS)
+
     def nudge_speed(self, delta: int) -> None:
         self.speed.setValue(max(0, min(len(SPEEDS) - 1, self.speed.value() + delta)))
 
@@ -413,12 +418,15 @@ class MainWindow(QMainWindow):
         self.act_step.setEnabled(valid and not running)
         self.act_reset.setEnabled(valid)
         self.status_state.setText(STATE_TEXT.get(state, state))
+        self._update_status(force=True)
         self.status_state.setToolTip("Raise 'Max steps' to go on, or press Start to run "
                                      "again." if state == "finished" else "")
 
     def _update_status(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._status_at < 0.2:
+            if not self._status_later.isActive():  # the last update must not be lost
+                self._status_later.start(200)
             return
         self._status_at = now
         info = self.session.info
@@ -440,13 +448,7 @@ class MainWindow(QMainWindow):
                                 "Change the settings to try again." if kind == "config"
                                 else "The app is still usable: reset, or change the settings.")
         if kind == "error":
-            box = QMessageBox(QMessageBox.Icon.Critical, "Training stopped", message,
-                              QMessageBox.StandardButton.Ok, self)
-            if details:
-                box.setDetailedText(details)
-            box.setModal(False)
-            box.open()
-            self._error_box = box
+            self.show_message("Training stopped", message, details, QMessageBox.Icon.Critical)
 
     def _nonfinite(self, step: int, layers: list[int]) -> None:
         info = self.session.info
@@ -459,6 +461,18 @@ class MainWindow(QMainWindow):
             "Training paused. The heatmap and the diagram show the non-finite layers in cyan. "
             "Lower the learning rate or the initial weight scale (try He or Xavier init), "
             "then press R to reset.")
+
+    def show_message(self, title: str, text: str, details: str = "",
+                     icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:
+        """A message that does not block: training and drawing go on behind it."""
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        if details:
+            box.setDetailedText(details)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message = box
+        return box
 
     # -- files ---------------------------------------------------------------------------------
     def _default_dir(self) -> str:
@@ -492,9 +506,9 @@ class MainWindow(QMainWindow):
         try:
             write_arrays(run_arrays(info.history), path)
         except OSError as exc:
-            QMessageBox.warning(self, "Could not save the run",
-                                f"{path}: {exc.strerror or exc}. Nothing was written; try "
-                                "another folder.")
+            self.show_message("Could not save the run",
+                              f"{path}: {exc.strerror or exc}. Nothing was written; try "
+                              "another folder.")
             return False
         self.settings.setValue("last_dir", str(Path(path).parent))
         self.session.mark_saved(path)
@@ -511,7 +525,7 @@ class MainWindow(QMainWindow):
         try:
             history = load_run(path)
         except RunFileError as exc:
-            QMessageBox.warning(self, "Could not open the run", str(exc))
+            self.show_message("Could not open the run", str(exc))
             return False
         self.settings.setValue("last_dir", str(Path(path).parent))
         self._show_run(history, path)
@@ -532,7 +546,7 @@ class MainWindow(QMainWindow):
             if self.grab().save(path):
                 self.statusBar().showMessage(f"Saved {path}", 5000)
             else:
-                QMessageBox.warning(self, "Could not export", f"Could not write {path}.")
+                self.show_message("Could not export", f"Could not write {path}.")
 
     def export_views(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export views to folder",
@@ -581,7 +595,8 @@ class MainWindow(QMainWindow):
                       self.act_faster, self.act_full, self.act_save, self.act_open,
                       self.act_export, self.act_bigger, self.act_smaller, self.act_quit)]
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>" for t, k in rows)
-        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
+        self.show_message("Keyboard shortcuts", f"<table>{table}</table>",
+                          icon=QMessageBox.Icon.Information)
 
     def show_about(self) -> None:
         from vgrad_gui import __version__
@@ -593,14 +608,14 @@ class MainWindow(QMainWindow):
                           "Kaynak, CC BY 4.0).")
 
     # -- events --------------------------------------------------------------------------------
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.diagram and event.type() == QEvent.Type.Paint \
                 and self.first_paint_at is None:
             self.first_paint_at = time.monotonic()
             QTimer.singleShot(0, self.start_worker)
         return super().eventFilter(obj, event)
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closing:
             event.accept()
             return

@@ -24,7 +24,7 @@ class NetworkSchematic(QWidget):
                         "(Linear → normalisation → activation, with a shortcut when residual "
                         "is on), and the output layer.")
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(300, int(theme.point_size() * 10))
 
     def set_config(self, config: Config) -> None:
@@ -32,7 +32,7 @@ class NetworkSchematic(QWidget):
         self.setFixedHeight(self.sizeHint().height())
         self.update()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         cfg = self.config
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -43,7 +43,7 @@ class NetworkSchematic(QWidget):
         shown = list(range(1, cfg.depth + 1))
         if cfg.depth > 5:
             shown = [1, 2, 0, cfg.depth - 1, cfg.depth]  # 0 marks the elided middle
-        boxes = ["in"] + shown + ["out"]
+        boxes = ["in", *shown, "out"]
         gap = 8.0
         bw = (w - 12 - gap * (len(boxes) - 1)) / len(boxes)
         top = h * 0.34

@@ -100,6 +100,9 @@ class TrainingSession(QObject):
             self.info.history.config = config
             self.worker.send(w.SetMaxSteps(config.steps))
             return
+        self._build(config)
+
+    def _build(self, config: Config) -> None:
         self.config = config
         self.run_id += 1
         self.info = None
@@ -107,10 +110,9 @@ class TrainingSession(QObject):
         self.worker.send(w.Configure(self.run_id, config.to_dict()))
 
     def start(self) -> None:
-        if self.info is not None and not self.info.live and self.config is not None:
-            self.configure(self.config)  # viewing a file: train its config afresh
-        elif self.state == "finished" and self.config is not None:
-            self.configure(self.config)
+        if self.config is not None and (self.state == "finished" or (
+                self.info is not None and not self.info.live)):
+            self._build(self.config)  # run again, or train a viewed file's config afresh
         self.worker.send(w.Start())
 
     def pause(self) -> None:
@@ -124,15 +126,13 @@ class TrainingSession(QObject):
 
     def step(self, n: int = 1) -> None:
         if self.info is not None and not self.info.live and self.config is not None:
-            self.configure(self.config)
+            self._build(self.config)
         self.worker.send(w.StepOnce(n))
 
     def reset(self) -> None:
         """Fresh weights for the same config (the seed makes them the same fresh weights)."""
         if self.config is not None:
-            self.run_id += 1
-            self.info = None
-            self.worker.send(w.Configure(self.run_id, self.config.to_dict()))
+            self._build(self.config)
 
     def set_speed(self, steps_per_second: float | None) -> None:
         self.speed = steps_per_second
@@ -225,7 +225,7 @@ class TrainingSession(QObject):
             f"The training process stopped unexpectedly (exit code {code}). It has been "
             "restarted; press Start to train again.", "", "error")
         if self.config is not None and (self.info is None or self.info.live):
-            self.configure(self.config)
+            self._build(self.config)
         else:
             self._set_state("starting")
 

@@ -111,7 +111,8 @@ def heat_lut() -> np.ndarray:
     """256-entry RGBA table: 0..252 inferno, 253 the non-finite colour, 254-255 no data."""
     lut = np.zeros((256, 4), np.uint8)
     lut[:253] = colormap("inferno").getLookupTable(0.0, 1.0, 253, alpha=True)
-    lut[253] = QColor(NONFINITE).getRgb()
+    c = QColor(NONFINITE)
+    lut[253] = (c.red(), c.green(), c.blue(), 255)
     lut[254:] = NO_DATA
     return lut
 
@@ -147,7 +148,7 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def decade_label(exponent: float) -> str:
     """'10⁻⁸' for -8; '1' for 0."""
-    e = int(round(exponent))
+    e = round(exponent)
     if e == 0:
         return "1"
     if e == 1:

@@ -11,6 +11,7 @@ from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import View
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
+
 def readable(text: str) -> str:
     """The core writes powers as '10^-8' (plain text for terminals); show '10⁻⁸'."""
     return re.sub(r"10\^(-?\d+)", lambda m: theme.decade_label(int(m.group(1))), text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -28,6 +28,9 @@ class View(QWidget):
         self._stale = False
         self._last_refresh = 0.0
         self._seen_version = -1
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._on_frame)
         session.runChanged.connect(self._on_run)
         session.frame.connect(self._on_frame)
         self.setMinimumSize(160, 120)
@@ -46,14 +49,18 @@ class View(QWidget):
             self._stale = True
             return
         now = time.monotonic()
-        if now - self._last_refresh < 1.0 / self.max_hz:
+        wait = self._last_refresh + 1.0 / self.max_hz - now
+        if wait > 0:
+            # Too soon: draw once the interval is over, so the last frame is never lost.
             self._stale = True
+            if not self._later.isActive():
+                self._later.start(int(wait * 1000) + 1)
             return
         self._last_refresh = now
         self._stale = False
         self.refresh()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._stale:
             self._on_frame()
@@ -103,7 +110,7 @@ class TimedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
         super().__init__()
         self._session = session
 
-    def paintEvent(self, ev: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, ev: QPaintEvent) -> None:
         super().paintEvent(ev)
         self._session.painted()
 
@@ -128,7 +135,7 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
 class DecadeAxis(pg.AxisItem):
     """An axis over log10 values that labels whole decades: 10⁻⁸ … 1 … 10²."""
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803
+    def tickValues(self, minVal, maxVal, size):
         lo, hi = int(min(minVal, maxVal) // 1), int(max(minVal, maxVal) // 1) + 1
         span = max(1, hi - lo)
         px_per_decade = size / span
@@ -140,7 +147,7 @@ class DecadeAxis(pg.AxisItem):
         major = [float(v) for v in range(lo, hi + 1) if v % step == 0]
         return [(float(step), major)]
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802
+    def tickStrings(self, values, scale, spacing):
         return [theme.decade_label(v) for v in values]
 
 

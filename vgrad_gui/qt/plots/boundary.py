@@ -46,7 +46,8 @@ class BoundaryView(View):
         self.stack.addWidget(holder)
         self.latest: w.Boundary | None = None
         self._drawn: w.Boundary | None = None
-        self.palette = np.array([QColor(c).getRgb()[:3] for c in CLASS_COLOURS], np.float32)
+        self.class_rgb = np.array([(QColor(c).red(), QColor(c).green(), QColor(c).blue())
+                                   for c in CLASS_COLOURS], np.float32)
         session.boundaryChanged.connect(self._boundary)
         self.setToolTip("What the network predicts at every point of the plane (colour = "
                         "class, faint = unsure), with the training points on top.")
@@ -78,7 +79,7 @@ class BoundaryView(View):
         if b is None or info is None or info.extent is None or b is self._drawn:
             return
         self._drawn = b
-        base = self.palette[b.classes % len(self.palette)]
+        base = self.class_rgb[b.classes % len(self.class_rgb)]
         # Unsure regions (confidence near 1/classes) fade towards the background.
         floor = 1.0 / max(2, info.n_classes)
         t = np.clip((b.confidence - floor) / (1 - floor), 0, 1)[..., None]
@@ -89,10 +90,10 @@ class BoundaryView(View):
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.caption.setText(f"step {b.step:,}")
 
-    def showEvent(self, event) -> None:  # noqa: N802
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.session.set_boundary(True)
 
-    def hideEvent(self, event) -> None:  # noqa: N802
+    def hideEvent(self, event) -> None:
         super().hideEvent(event)
         self.session.set_boundary(False)

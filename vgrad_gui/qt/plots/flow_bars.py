@@ -34,7 +34,8 @@ class FlowBarsView(PlotView):
                                                                 style=pg.QtCore.Qt.PenStyle.DashLine),
                                          label="output layer", labelOpts={
                                              "position": 0.97, "color": theme.TEXT,
-                                             "fill": (17, 19, 24, 220), "anchors": [(1, 1), (1, 1)]})
+                                             "fill": (17, 19, 24, 220),
+                                             "anchors": [(1, 1), (1, 1)]})
         self.plot.addItem(self.reference)
         self.plot.setMouseEnabled(False, False)
         self.colours: list = []

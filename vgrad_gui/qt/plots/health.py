@@ -86,8 +86,9 @@ class HealthView(PlotView):
         mean = h.latest("probes", "act_mean")
         std = h.latest("probes", "act_std")
         assert mean is not None and std is not None
-        self.means.setData(hidden, mean)
-        self.spread.setData(x=hidden, y=mean, height=2 * std)
+        ok = np.isfinite(mean) & np.isfinite(std)  # NaN after an explosion: leave a gap
+        self.means.setData(hidden[ok], mean[ok])
+        self.spread.setData(x=hidden[ok], y=mean[ok], height=2 * std[ok])
         ratio = h.latest("probes", "update_ratio")
         assert ratio is not None
         with np.errstate(divide="ignore", invalid="ignore"):

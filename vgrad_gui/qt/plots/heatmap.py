@@ -32,7 +32,7 @@ class LayerAxis(pg.AxisItem):
         self.picture = None
         self.update()
 
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803
+    def tickValues(self, minVal, maxVal, size):
         n = self.count
         step = 1
         for s in (1, 2, 5, 10, 20, 25, 50):
@@ -45,7 +45,7 @@ class LayerAxis(pg.AxisItem):
             del ticks[-2]  # keep the last label from crowding its neighbour
         return [(float(step), ticks)]
 
-    def tickStrings(self, values, scale, spacing):  # noqa: N802
+    def tickStrings(self, values, scale, spacing):
         last = self.count - 1
         return ["out" if self.with_output and int(v) == last else str(int(v) + 1)
                 for v in values]

@@ -64,8 +64,10 @@ class LossView(PlotView):
             x = rec["last"].astype(float)
             tl = h.cols("evals", "test_loss")
             ta = h.cols("evals", "test_accuracy")
-            self.test_loss.setData(x, _finite(rec["mean"][:, tl][:, 0]), connect="finite")
-            self.test_acc.setData(x, rec["mean"][:, ta][:, 0], connect="finite")
+            tloss, tacc = rec["mean"][:, tl][:, 0], rec["mean"][:, ta][:, 0]
+            ok = np.isfinite(tloss)  # after an explosion the test loss is NaN: no point
+            self.test_loss.setData(x[ok], tloss[ok])
+            self.test_acc.setData(x[ok], tacc[ok])
         else:
             self.test_loss.setData([], [])
             self.test_acc.setData([], [])

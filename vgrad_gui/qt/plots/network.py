@@ -9,7 +9,7 @@ import math
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
-from PySide6.QtWidgets import QToolTip, QWidget
+from PySide6.QtWidgets import QToolTip
 
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import View
@@ -103,13 +103,14 @@ class NetworkDiagramView(View):
         c.setAlphaF(alpha_floor + (1 - alpha_floor) * level)
         return c
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(theme.BACKGROUND))
         if not self.widths:
             p.setPen(QColor(theme.TEXT_DIM))
             p.setFont(theme.font(1.1))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Configure a network to see it here")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                       "Configure a network to see it here")
             p.end()
             return
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -142,10 +143,7 @@ class NetworkDiagramView(View):
                 p.drawArc(rect, 0, 180 * 16)
         # Units.
         for c, x in enumerate(xs):
-            if c == 0:
-                fill = QColor(theme.TEXT_DIM)
-            else:
-                fill = self._colour(levels[c - 1])
+            fill = QColor(theme.TEXT_DIM) if c == 0 else self._colour(levels[c - 1])
             # A faint outline keeps a layer visible even when its gradient has vanished.
             outline = QColor(theme.TEXT_DIM)
             outline.setAlphaF(0.35)
@@ -195,7 +193,7 @@ class NetworkDiagramView(View):
         p.end()
         self.session.painted()
 
-    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+    def mouseMoveEvent(self, event) -> None:
         if not self.widths or not len(self.norms):
             return
         xs, _, _ = self._geometry()
