@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,26 +99,37 @@ def launch(tmp_path: Path, *args: str, platform: str = "offscreen",
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for_training(proc: subprocess.Popen, tmp_path: Path, seconds: float = 60) -> None:
-    """Wait until the app's worker has trained for a while (its autosave will show it)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        kids = children_of(proc.pid)
-        if kids and any(_cpu_seconds(k) > 1.5 for k in kids):  # imported torch and trained
-            time.sleep(1.0)
-            return
-        if proc.poll() is not None:
-            raise AssertionError(proc.communicate()[1])
-        time.sleep(0.2)
-    raise AssertionError("the app did not start training in time")
+def wait_for_training(proc: subprocess.Popen, tmp_path: Path, seconds: float = 60) -> str:
+    """Wait until the app reports (VGRAD_REPORT_STARTUP) that it has trained some steps;
+    returns what it printed so far."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if "vgrad-gui: training" in line:
+                done.set()
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if not done.wait(seconds) or proc.poll() is not None:
+        proc.kill()
+        raise AssertionError("the app did not start training in time:\n" + "".join(lines))
+    time.sleep(0.5)
+    proc._vgrad_lines = lines  # type: ignore[attr-defined]
+    proc._vgrad_reader = reader  # type: ignore[attr-defined]
+    return "".join(lines)
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def finish(proc: subprocess.Popen, timeout: float) -> str:
+    """Wait for the app to exit; everything it wrote to stderr."""
+    proc.wait(timeout)
+    proc._vgrad_reader.join(5)  # type: ignore[attr-defined]
+    return "".join(proc._vgrad_lines)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -127,7 +139,7 @@ def test_sigterm_and_ctrl_c_end_the_app_cleanly(tmp_path, signum):
         wait_for_training(proc, tmp_path)
         workers = children_of(proc.pid)
         proc.send_signal(signum)
-        _out, err = proc.communicate(timeout=10)
+        err = finish(proc, timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.qt.test_lifecycle import launch, wait_for_training
+from tests.qt.test_lifecycle import finish, launch, wait_for_training
 
 pytestmark = pytest.mark.xvfb
 
@@ -41,7 +41,7 @@ def test_launch_train_and_quit_in_a_real_window(tmp_path, display):
     try:
         wait_for_training(proc, tmp_path, seconds=90)
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=15)
+        err = finish(proc, timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()

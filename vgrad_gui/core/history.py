@@ -373,11 +373,14 @@ class Series:
 class AlignedBins:
     """Decimates one column range of a Series over the whole run, for drawing, incrementally.
 
-    Bins are ``width`` steps wide (a power of two) and aligned to multiples of it, so a bin
-    that is complete never changes: each call only bins what arrived since the last one, and
-    the cost per frame stays flat however long the run. When the run outgrows ``max_bins``
-    bins, neighbouring bins merge in pairs (exactly: counts, sums, min and max).
+    Bins are ``width`` steps wide (a power of two) and aligned to multiples of it. Each call
+    folds in only what arrived since the last one: completed bins never change, and the bin
+    still filling is kept as a running sum, min and max. So the cost per frame stays flat
+    however long the run. When the run outgrows ``max_bins`` bins, neighbouring bins merge in
+    pairs (exactly: counts, sums, min and max).
     """
+
+    FIELDS = ("_bin", "_xw", "_sum", "_cnt", "_min", "_max")
 
     def __init__(self, series: Series, cols: slice) -> None:
         self.series = series
@@ -388,13 +391,14 @@ class AlignedBins:
 
     def _reset(self) -> None:
         k = self.k
+        # Every bin folded so far, the last one possibly still filling.
         self._bin = np.empty(0, np.int64)
         self._xw = np.empty(0)  # sum of x * count
         self._sum = np.empty((0, k))
         self._cnt = np.empty(0, np.int64)
         self._min = np.empty((0, k), np.float32)
         self._max = np.empty((0, k), np.float32)
-        self.end = 0  # every step <= end is in the completed bins above
+        self.upto = 0.0  # every item with x <= upto has been folded in
 
     def get(self, max_bins: int) -> Binned:
         last = self.series.last_step
@@ -405,29 +409,29 @@ class AlignedBins:
         width = max(1, self.width)
         while -(-last // width) > max(1, max_bins):
             width *= 2
-        if self.width == 0 or width < self.width:
-            self._reset()
+        if self.width == 0 or width < self.width or last < self.upto:
+            self._reset()  # first call, a wider plot, or the series was replaced
         else:
             while self.width < width:
                 self._merge_pairs()
         self.width = width
-        if last < self.end:  # the series was replaced by a shorter one
-            self._reset()
-        new = self._bin_items(self.series._parts(self.cols, after=self.end))
-        # Bins wholly at or before the last step are complete: keep them.
-        complete_upto = last // width  # bins 0 .. complete_upto-1 are complete
-        b, xw, sm, cnt, mn, mx = new
-        done = b < complete_upto
-        if done.any():
-            self._append(b[done], xw[done], sm[done], cnt[done], mn[done], mx[done])
-            self.end = int(complete_upto * width)
-        tail = ~done
-        xws = np.concatenate([self._xw, xw[tail]])
-        cnts = np.concatenate([self._cnt, cnt[tail]])
-        means = np.concatenate([self._sum, sm[tail]]) / np.maximum(cnts, 1)[:, None]
-        return Binned(xws / np.maximum(cnts, 1), means,
-                      np.concatenate([self._min, mn[tail]]),
-                      np.concatenate([self._max, mx[tail]]))
+        new = self._bin_items(self.series._parts(self.cols, after=self.upto))
+        if len(new[0]):
+            if len(self._bin) and new[0][0] == self._bin[-1]:  # continues the open bin
+                self._combine_last(new)
+                new = tuple(a[1:] for a in new)
+            self._append(*new)
+        self.upto = float(last)
+        cnt = np.maximum(self._cnt, 1)
+        return Binned(self._xw / cnt, self._sum / cnt[:, None], self._min, self._max)
+
+    def _combine_last(self, new: tuple[np.ndarray, ...]) -> None:
+        _, xw, sm, cnt, mn, mx = new
+        self._xw[-1] += xw[0]
+        self._sum[-1] += sm[0]
+        self._cnt[-1] += cnt[0]
+        self._min[-1] = np.minimum(self._min[-1], mn[0])
+        self._max[-1] = np.maximum(self._max[-1], mx[0])
 
     def _bin_items(self, parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
         k, w = self.k, self.width
@@ -441,7 +445,7 @@ class AlignedBins:
                      np.add.reduceat(sm, starts, axis=0, dtype=np.float64),
                      np.add.reduceat(cnt, starts), np.minimum.reduceat(mn, starts, axis=0),
                      np.maximum.reduceat(mx, starts, axis=0)]
-            out = [np.concatenate([o, p]) for o, p in zip(out, piece, strict=False)]
+            out = [np.concatenate([o, p]) for o, p in zip(out, piece, strict=True)]
         b = out[0]
         if len(b) > 1 and (b[1:] == b[:-1]).any():  # the bucket and raw parts meet in a bin
             starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
@@ -451,14 +455,9 @@ class AlignedBins:
                    np.maximum.reduceat(out[5], starts, axis=0)]
         return tuple(out)
 
-    def _append(self, b: np.ndarray, xw: np.ndarray, sm: np.ndarray, cnt: np.ndarray,
-                mn: np.ndarray, mx: np.ndarray) -> None:
-        self._bin = np.concatenate([self._bin, b])
-        self._xw = np.concatenate([self._xw, xw])
-        self._sum = np.concatenate([self._sum, sm])
-        self._cnt = np.concatenate([self._cnt, cnt])
-        self._min = np.concatenate([self._min, mn])
-        self._max = np.concatenate([self._max, mx])
+    def _append(self, *new: np.ndarray) -> None:
+        for name, arr in zip(self.FIELDS, new, strict=True):
+            setattr(self, name, np.concatenate([getattr(self, name), arr]))
 
     def _merge_pairs(self) -> None:
         self.width *= 2
@@ -472,12 +471,6 @@ class AlignedBins:
         self._cnt = np.add.reduceat(self._cnt, starts)
         self._min = np.minimum.reduceat(self._min, starts, axis=0)
         self._max = np.maximum.reduceat(self._max, starts, axis=0)
-        # A completed bin of the old width may be half of a new bin that is not complete.
-        keep = (self._bin + 1) * self.width <= self.end
-        if not keep.all():
-            for name in ("_bin", "_xw", "_sum", "_cnt", "_min", "_max"):
-                setattr(self, name, getattr(self, name)[keep])
-            self.end = int((self._bin[-1] + 1) * self.width) if len(self._bin) else 0
 
 
 def _grow(arr: np.ndarray, cap: int, keep: int) -> np.ndarray:

@@ -190,7 +190,10 @@ class _Worker:
         # Fault injection for the tests of the GUI's error path: raise at this step.
         fault = os.environ.get("VGRAD_FAULT_AT_STEP", "")
         self.fault_at = int(fault) if fault.isdigit() else None
-        events.put(Ready(torch.__version__, trainer_mod.available_devices(), time.monotonic()))
+        # str(): torch.__version__ is a torch class, and unpickling it would import torch
+        # into the GUI process (a 3-second freeze).
+        events.put(Ready(str(torch.__version__), trainer_mod.available_devices(),
+                         time.monotonic()))
 
     # -- main loop ----------------------------------------------------------------------------
     def serve(self) -> None:

@@ -65,8 +65,18 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
                 QTimer.singleShot(5, report)
                 return
             print(f"vgrad-gui: first frame painted {window.first_paint_at - launched:.3f} s "
-                  "after the app started", file=sys.stderr, flush=True)
+                  f"after the app started (monotonic {window.first_paint_at:.4f})",
+                  file=sys.stderr, flush=True)
         QTimer.singleShot(0, report)
+
+        def report_training() -> None:
+            info = window.session.info
+            if info is not None and info.live and info.history.step > 0:
+                print(f"vgrad-gui: training, step {info.history.step}", file=sys.stderr,
+                      flush=True)
+                window.session.frame.disconnect(report_training)
+
+        window.session.frame.connect(report_training)
     code = app.exec()
     del wakeup
     return code

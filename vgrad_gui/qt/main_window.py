@@ -41,6 +41,7 @@ from vgrad_gui.qt.plots.heatmap import HeatmapView
 from vgrad_gui.qt.plots.loss import LossView
 from vgrad_gui.qt.plots.network import NetworkDiagramView
 from vgrad_gui.qt.session import RunInfo, TrainingSession
+from vgrad_gui.qt.text import PaintedText
 
 SPEEDS: list[float | None] = [1, 2, 5, 10, 20, 50, 100, 200, 500, None]
 STATE_TEXT = {
@@ -110,7 +111,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.runChanged.connect(self._run_changed)
         s.stateChanged.connect(self._state_changed)
-        s.frame.connect(self._update_status)
+        s.frame.connect(self._frame)
         s.failed.connect(self._failed)
         s.nonfinite.connect(self._nonfinite)
         s.ready.connect(lambda info: self.builder.set_available_devices(info.devices))
@@ -133,14 +134,15 @@ class MainWindow(QMainWindow):
         self.docks[key] = dock
         return dock
 
-    def default_layout(self) -> None:
+    def default_layout(self, small: bool | None = None) -> None:
         """Place the docks for the screen at hand: side by side when there is room, tabbed
         on small screens (a 1280x720 projector)."""
         for dock in self.docks.values():
             self.removeDockWidget(dock)
         d = self.docks
-        screen = self.screen().availableGeometry() if self.screen() else None
-        small = screen is not None and (screen.height() < 900 or screen.width() < 1500)
+        if small is None:
+            screen = self.screen().availableGeometry() if self.screen() else None
+            small = screen is not None and (screen.height() < 900 or screen.width() < 1500)
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
                                Qt.DockWidgetArea.RightDockWidgetArea,
                                Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -211,7 +213,7 @@ class MainWindow(QMainWindow):
                                  lambda: self.scale_text(1.15), "Make all text larger")
         self.act_smaller = action("Smaller text", QKeySequence.StandardKey.ZoomOut,
                                   lambda: self.scale_text(1 / 1.15), "Make all text smaller")
-        self.act_layout = action("Reset layout", None, self.default_layout,
+        self.act_layout = action("Reset layout", None, lambda: self.default_layout(),
                                  "Put every view back where it started")
         self.act_keys = action("Keyboard shortcuts", "F1", self.show_shortcuts,
                                "List the keyboard shortcuts")
@@ -282,20 +284,24 @@ class MainWindow(QMainWindow):
 
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
-        self.status_state = QLabel("")
-        self.status_step = QLabel("step 0")
-        self.status_rate = QLabel("")
-        self.status_loss = QLabel("")
-        self.status_acc = QLabel("")
-        self.status_device = QLabel("")
-        for w in (self.status_state, self.status_step, self.status_rate, self.status_loss,
-                  self.status_acc):
+        self.status_state = PaintedText("")
+        self.status_step = PaintedText("step 0")
+        self.status_rate = PaintedText("")
+        self.status_loss = PaintedText("")
+        self.status_acc = PaintedText("")
+        self.status_device = PaintedText("")
+        # Painted text of fixed widths: labels that changed five times a second would
+        # re-lay-out (and repaint) the whole window each time.
+        samples = {self.status_state: "Starting the trainer…", self.status_step:
+                   "step 100,000,000", self.status_rate: "99,999 steps/s", self.status_loss:
+                   "loss 9.99×10⁻¹⁰", self.status_acc: "test accuracy 100.0%"}
+        for w, sample in samples.items():
+            w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
             bar.addWidget(w)
+        self.status_device.setFixedWidth(self.status_device.fontMetrics().horizontalAdvance(
+            "cuda:0") + 24)
         bar.addPermanentWidget(self.status_device)
-        self._status_at = 0.0
-        self._status_later = QTimer(self)
-        self._status_later.setSingleShot(True)
-        self._status_later.timeout.connect(lambda: self._update_status(force=True))
+        self._status_version = -1
 
     # -- start-up and settings --------------------------------------------------------------
     def _restore(self, config: Config | None, preset: str | None) -> None:
@@ -387,6 +393,7 @@ class MainWindow(QMainWindow):
         assert isinstance(app, QApplication)
         scale = factor if absolute else theme.font_scale() * factor
         theme.set_font_scale(app, scale)
+        self.banner.update_fonts()
         self.statusBar().showMessage(f"Text size {theme.font_scale():.0%}", 2000)
 
     def _speed_changed(self, index: int) -> None:
@@ -405,7 +412,7 @@ class MainWindow(QMainWindow):
     # -- session events -------------------------------------------------------------------
     def _run_changed(self, info: RunInfo) -> None:
         self.status_device.setText(f"{info.device}" if info.device else "")
-        self._update_status(force=True)
+        self._update_status()
 
     def _state_changed(self, state: str) -> None:
         running = state == "running"
@@ -418,17 +425,16 @@ class MainWindow(QMainWindow):
         self.act_step.setEnabled(valid and not running)
         self.act_reset.setEnabled(valid)
         self.status_state.setText(STATE_TEXT.get(state, state))
-        self._update_status(force=True)
+        self._update_status()
         self.status_state.setToolTip("Raise 'Max steps' to go on, or press Start to run "
                                      "again." if state == "finished" else "")
 
-    def _update_status(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._status_at < 0.2:
-            if not self._status_later.isActive():  # the last update must not be lost
-                self._status_later.start(200)
-            return
-        self._status_at = now
+    def _frame(self, index: int) -> None:
+        if index % 12 == 11 and self._status_version != self.session.version:  # 5 Hz
+            self._status_version = self.session.version
+            self._update_status()
+
+    def _update_status(self) -> None:
         info = self.session.info
         if info is None:
             return

@@ -49,7 +49,7 @@ class RunInfo:
 class TrainingSession(QObject):
     ready = Signal(object)  # worker.Ready
     runChanged = Signal(object)  # RunInfo: a new run was configured or a file opened
-    frame = Signal()  # the history changed; views may redraw
+    frame = Signal(int)  # a display frame (60 Hz), with its index; see View
     stateChanged = Signal(str)
     boundaryChanged = Signal(object)  # worker.Boundary
     failed = Signal(str, str, str)  # message, details, kind ("config" or "error")
@@ -63,6 +63,8 @@ class TrainingSession(QObject):
         self.config: Config | None = None
         self.run_id = 0
         self.state = "starting"
+        self.version = 0  # bumps whenever what the views show changed
+        self.ticks = 0
         self.rate = 0.0
         self.speed: float | None = None
         self._timer = QTimer(self)
@@ -76,12 +78,17 @@ class TrainingSession(QObject):
         self._unpainted_since: float | None = None
         self.latencies: deque[float] = deque(maxlen=2000)
         self.frame_times: deque[float] = deque(maxlen=2000)
+        self.tick_costs: deque[float] = deque(maxlen=2000)  # seconds: drain + views' refresh
 
     # -- worker lifecycle -------------------------------------------------------------------
     def start_worker(self) -> None:
         """Start the training process (in the background: returns at once)."""
         if not self.worker.alive:
             self.worker.start()
+        self._timer.start()
+
+    def start_frames(self) -> None:
+        """Tick without a worker (viewing saved runs only)."""
         self._timer.start()
 
     def shutdown(self, timeout: float = 1.0) -> None:
@@ -149,18 +156,22 @@ class TrainingSession(QObject):
         self.info = RunInfo(history.config, history, history.inactive_kind, source=path,
                             saved_to=path)
         self._set_state("viewing")
+        self.version += 1
         self.runChanged.emit(self.info)
-        self.frame.emit()
 
     # -- the frame loop ---------------------------------------------------------------------
     def _tick(self) -> None:
+        started = time.perf_counter()
         events = self.worker.poll()
         changed = False
         for ev in events:
             changed |= self._handle(ev)
         if changed:
+            self.version += 1
             self.frame_times.append(time.monotonic())
-            self.frame.emit()
+        self.ticks += 1
+        self.frame.emit(self.ticks)
+        self.tick_costs.append(time.perf_counter() - started)
         now = time.monotonic()
         if now - self._last_alive_check > 1.0 and not self._closing:
             self._last_alive_check = now
@@ -232,6 +243,7 @@ class TrainingSession(QObject):
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            self.version += 1
             self.stateChanged.emit(state)
 
     # -- measurement ------------------------------------------------------------------------

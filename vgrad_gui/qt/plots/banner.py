@@ -10,6 +10,7 @@ from vgrad_gui.core.diagnose import Finding, diagnose
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import View
 from vgrad_gui.qt.session import RunInfo, TrainingSession
+from vgrad_gui.qt.text import PaintedText
 
 
 def readable(text: str) -> str:
@@ -23,7 +24,7 @@ ICONS = {"error": "●", "warning": "▲", "ok": "✓"}
 
 class DiagnosisBanner(View):
     title = "Diagnosis"
-    max_hz = 3.0
+    every, phase = 20, 7  # 3 Hz: words need time to be read
 
     def __init__(self, session: TrainingSession) -> None:
         super().__init__(session)
@@ -39,19 +40,26 @@ class DiagnosisBanner(View):
         self.icon.setFont(theme.font(1.5, bold=True))
         row.addWidget(self.icon)
         text = QVBoxLayout()
-        self.headline = QLabel("Press Start (Space) to train and watch the gradient reach each "
-                               "layer.")
-        self.headline.setWordWrap(True)
-        self.headline.setFont(theme.font(1.25, bold=True))
-        self.details = QLabel("")
-        self.details.setWordWrap(True)
-        self.details.setFont(theme.font(0.95))
+        self.headline = PaintedText("Press Start (Space) to train and watch the gradient "
+                                    "reach each layer.", lines=2, relative_size=1.25, bold=True)
+        self.details = PaintedText("", lines=2, relative_size=0.95)
         text.addWidget(self.headline)
         text.addWidget(self.details)
         row.addLayout(text, 1)
         self.findings: list[Finding] = []
         self.override: str | None = None
+        self._severity = ""
+        self.update_fonts()
         self._paint("ok", self.headline.text(), "")
+
+    def update_fonts(self) -> None:
+        """Fonts and a fixed height for the current text size. Fixed, and painted text:
+        a banner that re-laid itself out whenever the diagnosis changed would re-lay-out
+        (and repaint) the whole window."""
+        self.icon.setFont(theme.font(1.5, bold=True))
+        self.headline.update_font()
+        self.details.update_font()
+        self.setFixedHeight(self.headline.height() + self.details.height() + 22)
 
     def on_run(self, info: RunInfo) -> None:
         self.override = None
@@ -80,12 +88,14 @@ class DiagnosisBanner(View):
 
     def _paint(self, severity: str, headline: str, details: str) -> None:
         headline, details = readable(headline), readable(details)
-        colour = COLOURS.get(severity, theme.TEXT)
-        self.frame.setStyleSheet(f"QFrame#banner {{ background: {theme.PANEL_LIGHT}; "
-                                 f"border-left: 8px solid {colour}; }}")
-        self.icon.setText(ICONS.get(severity, ""))
-        self.icon.setStyleSheet(f"color: {colour};")
+        if severity != self._severity:  # style sheets are slow to apply: only on a change
+            self._severity = severity
+            colour = COLOURS.get(severity, theme.TEXT)
+            self.frame.setStyleSheet(f"QFrame#banner {{ background: {theme.PANEL_LIGHT}; "
+                                     f"border-left: 8px solid {colour}; }}")
+            self.icon.setText(ICONS.get(severity, ""))
+            self.icon.setStyleSheet(f"color: {colour};")
         head = headline[:1].upper() + headline[1:]
         self.headline.setText(head)
         self.details.setText(details)
-        self.details.setVisible(bool(details))
+        self.setToolTip(f"{head}\n{details}" if details else head)

@@ -1,14 +1,13 @@
 """What every view shares: it follows a session, redraws only when shown and when its data
-changed, at most ``max_hz`` times a second, and reports its paints for latency measurement."""
+changed, on its own share of the display frames, and reports its paints for latency
+measurement."""
 
 from __future__ import annotations
 
-import time
-
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.session import RunInfo, TrainingSession
@@ -16,54 +15,51 @@ from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 class View(QWidget):
     """A live view. Subclasses implement ``on_run`` (a new run: rebuild) and ``refresh``
-    (draw the history's current state)."""
+    (draw the history's current state).
+
+    The session ticks 60 times a second. A view draws on every ``every``-th tick at most, on
+    the ticks where ``index % every == phase``, and only when something changed and it is
+    shown. The phases spread the views over the ticks, so that no single frame paints them
+    all: each paint is a few milliseconds, and all of them at once would stall the event
+    loop past 50 ms.
+    """
 
     title = "View"
-    max_hz = 60.0
+    every = 2  # 30 Hz
+    phase = 0
 
     def __init__(self, session: TrainingSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.info: RunInfo | None = None
-        self._stale = False
-        self._last_refresh = 0.0
-        self._seen_version = -1
-        self._later = QTimer(self)
-        self._later.setSingleShot(True)
-        self._later.timeout.connect(self._on_frame)
+        self._next_run: RunInfo | None = None
+        self._seen = -1  # the session's data version drawn last
         session.runChanged.connect(self._on_run)
         session.frame.connect(self._on_frame)
         self.setMinimumSize(160, 120)
 
     def _on_run(self, info: RunInfo) -> None:
-        self.info = info
-        self._seen_version = -1
-        self.on_run(info)
-        self._stale = True
-        self._on_frame()
+        # Rebuilt at this view's next turn, like a redraw: rebuilding every view at once
+        # would repaint the whole window in one go.
+        self._next_run = info
+        self.mark_dirty()
 
-    def _on_frame(self) -> None:
-        if self.info is None:
+    def mark_dirty(self) -> None:
+        """Draw at this view's next turn even if the history did not change."""
+        self._seen = -1
+
+    def _on_frame(self, index: int) -> None:
+        if self._seen == self.session.version or index % self.every != self.phase % self.every:
             return
-        if not self.is_shown():
-            self._stale = True
+        if self._next_run is not None:
+            # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
+            self.info, self._next_run = self._next_run, None
+            self.on_run(self.info)
             return
-        now = time.monotonic()
-        wait = self._last_refresh + 1.0 / self.max_hz - now
-        if wait > 0:
-            # Too soon: draw once the interval is over, so the last frame is never lost.
-            self._stale = True
-            if not self._later.isActive():
-                self._later.start(int(wait * 1000) + 1)
+        if self.info is None or not self.is_shown():
             return
-        self._last_refresh = now
-        self._stale = False
+        self._seen = self.session.version
         self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self._on_frame()
 
     def is_shown(self) -> bool:
         """Visible on screen: not in a hidden dock tab, not closed, window not minimised.
@@ -122,6 +118,9 @@ def style_plot(plot: pg.PlotItem) -> None:
         axis.setTextPen(theme.TEXT)
         axis.setPen(pg.mkPen(theme.TEXT_DIM))
         axis.enableAutoSIPrefix(False)  # "loss (x0.001)" confuses more than it helps
+        # Axes (ticks, labels, grid) change only when a range does; replaying their drawing
+        # on every paint was most of the cost of the smaller views.
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(True)
     plot.hideButtons()
@@ -149,6 +148,16 @@ class DecadeAxis(pg.AxisItem):
 
     def tickStrings(self, values, scale, spacing):
         return [theme.decade_label(v) for v in values]
+
+
+def step_axis_end(current: float, last_step: float, max_steps: int) -> float | None:
+    """Where a step axis should end, or None to leave it. It grows in jumps of 25% (capped at
+    the run's max steps), not every frame: every range change relays the axes out and costs a
+    second paint, and a calm axis reads better."""
+    last = max(float(last_step), 10.0)
+    if current >= last and current <= max(4 * last, 10.0):
+        return None
+    return float(min(max(last * 1.25, 10.0), max(max_steps, last)))
 
 
 def no_data_label(text: str) -> QLabel:

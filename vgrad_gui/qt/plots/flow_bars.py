@@ -18,7 +18,7 @@ RECENT = 20  # steps averaged for the "current" norm
 
 class FlowBarsView(PlotView):
     title = "Gradient flow"
-    max_hz = 20.0
+    every, phase = 2, 1  # 30 Hz, on the frames the gradient lines skip
 
     def __init__(self, session: TrainingSession) -> None:
         super().__init__(session)

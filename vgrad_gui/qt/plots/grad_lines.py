@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF
 
 from vgrad_gui.core.history import AlignedBins
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
+from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
@@ -67,8 +67,11 @@ class GradientLinesView(PlotView):
         self.curves = []
         legend_at = set(pick_layers(n, 5)) | {n - 1}
         for i in self.layers:
-            pen = pg.mkPen(colours[i], width=3 if i == n - 1 else 2)
-            curve = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True)
+            # Measured: 24 noisy 400-point curves paint in 3 ms with 1-pixel pens, 24 ms with
+            # 2-pixel pens and 385 ms antialiased; so thin lines, and a thick one for the
+            # output layer, the reference every other layer is compared with.
+            pen = pg.mkPen(colours[i], width=2 if i == n - 1 else 1)
+            curve = pg.PlotCurveItem(pen=pen, skipFiniteCheck=True, antialias=False)
             self.plot.addItem(curve)
             self.curves.append(curve)
             if i in legend_at:
@@ -110,12 +113,12 @@ class GradientLinesView(PlotView):
         if hi - lo < 2:
             lo -= 1
             hi += 1
-        x1 = max(10.0, float(x[-1]))
-        rng = (0.0, x1, float(lo), float(hi))
+        assert self.info is not None
         old = self._range
-        # Grow the x range in 10% jumps, not every frame, so the axis reads calmly.
-        if old is None or x1 > old[1] or lo < old[2] or hi > old[3] or x1 < 0.5 * old[1]:
-            rng = (0.0, x1 * 1.1 if x1 > 10 else x1, float(lo), float(hi))
+        end = step_axis_end(old[1] if old else 0.0, float(x[-1]), self.info.config.steps)
+        if old is None or end is not None or lo < old[2] or hi > old[3]:
+            rng = (0.0, end if end is not None else old[1] if old else 10.0, float(lo),
+                   float(hi))
             self._range = rng
             self.plot.vb.setRange(xRange=rng[:2], yRange=rng[2:], padding=0.02,
                                   disableAutoRange=True)

@@ -16,10 +16,11 @@ RULE_OF_THUMB = -3.0  # log10 of the update/weight ratio that trains well
 
 class HealthView(PlotView):
     title = "Activation health and update ratio"
-    max_hz = 8.0
+    every, phase = 12, 4  # 5 Hz: its statistics arrive every 100 steps
 
     def __init__(self, session: TrainingSession) -> None:
         super().__init__(session)
+        self._ratio_range: tuple[float, float] | None = None
         self.axes = [LayerAxis("bottom") for _ in range(3)]
         self.inactive = self.add_plot(row=0, col=0, axisItems={"bottom": self.axes[0]})
         self.acts = self.add_plot(row=0, col=1, axisItems={"bottom": self.axes[1]})
@@ -73,6 +74,7 @@ class HealthView(PlotView):
         self.means.setData([], [])
         self.spread.setData(x=np.array([]), y=np.array([]), height=np.array([]))
         self.ratio_points.setData([], [])
+        self._ratio_range = None
 
     def refresh(self) -> None:
         if self.info is None:
@@ -96,6 +98,8 @@ class HealthView(PlotView):
         x = np.arange(len(ratio)) + 0.5
         self.ratio_points.setData(x, np.where(np.isfinite(logs), logs, np.nan), connect="finite")
         finite = logs[np.isfinite(logs)]
-        lo = min(-6.0, float(finite.min()) - 0.5) if finite.size else -6.0
-        hi = max(0.0, float(finite.max()) + 0.5) if finite.size else 0.0
-        self.ratio.setYRange(lo, hi, padding=0)
+        lo = min(-6.0, float(np.floor(finite.min()))) if finite.size else -6.0
+        hi = max(0.0, float(np.ceil(finite.max()))) if finite.size else 0.0
+        if (lo, hi) != self._ratio_range:  # whole decades: the axis is redrawn rarely
+            self._ratio_range = (lo, hi)
+            self.ratio.setYRange(lo, hi, padding=0.02)

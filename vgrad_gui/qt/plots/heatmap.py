@@ -12,7 +12,13 @@ from PySide6.QtCore import QRectF
 
 from vgrad_gui.core.history import AlignedBins
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, style_plot
+from vgrad_gui.qt.plots.base import (
+    DecadeAxis,
+    PlotView,
+    set_axis_label,
+    step_axis_end,
+    style_plot,
+)
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 
@@ -53,6 +59,7 @@ class LayerAxis(pg.AxisItem):
 
 class HeatmapView(PlotView):
     title = "Layer × step heatmap"
+    every = 1  # every frame: it costs ~2 ms and is the first place a new step shows
 
     def __init__(self, session: TrainingSession) -> None:
         super().__init__(session)
@@ -114,4 +121,7 @@ class HeatmapView(PlotView):
         img[:, cols] = theme.heat_indices(logs).T
         self.image.setImage(img, levels=(0, 255), lut=self.lut, autoLevels=False)
         self.image.setRect(QRectF(0, 0, ncols * w, n))
-        self.plot.setRange(xRange=(0, ncols * w), yRange=(0, n), padding=0)
+        end = step_axis_end(self.plot.vb.viewRange()[0][1], self.info.history.step,
+                            self.info.config.steps)
+        if end is not None:
+            self.plot.setRange(xRange=(0, end), yRange=(0, n), padding=0)

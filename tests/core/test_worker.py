@@ -1,0 +1,51 @@
+"""The worker process, without Qt: it trains what it is told, streams rows, pauses on NaN,
+and nothing it sends makes the receiving process import torch."""
+
+import subprocess
+import sys
+
+CHECK = """
+import sys, time
+from vgrad_gui.core import worker as w
+from vgrad_gui.core.spec import Config
+client = w.WorkerClient()
+client.start()
+client.send(w.Configure(1, Config(depth=3, width=8, steps=60).to_dict()))
+client.send(w.Start())
+seen, rows, deadline = set(), 0, time.monotonic() + 60
+while time.monotonic() < deadline:
+    for ev in client.poll():
+        seen.add(type(ev).__name__)
+        if isinstance(ev, w.Rows):
+            rows += len(ev.steps)
+        if isinstance(ev, w.State) and ev.state == "finished":
+            deadline = 0
+    time.sleep(0.01)
+client.send(w.Configure(2, Config(depth=10, width=32, activation="relu", init="large_normal",
+                                  lr=0.01).to_dict()))
+client.send(w.Start())
+nonfinite, deadline = None, time.monotonic() + 30
+while time.monotonic() < deadline and nonfinite is None:
+    for ev in client.poll():
+        if isinstance(ev, w.NonFinite) and ev.run_id == 2:
+            nonfinite = ev
+    time.sleep(0.01)
+client.shutdown()
+print("SEEN", sorted(seen))
+print("ROWS", rows)
+print("NONFINITE", nonfinite.step if nonfinite else None, len(nonfinite.layers) if nonfinite else 0)
+print("TORCH", "torch" in sys.modules)
+"""
+
+
+def test_worker_streams_a_run_pauses_on_nan_and_keeps_torch_out_of_the_gui():
+    done = subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True,
+                          timeout=180)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "ROWS 60" in out
+    for kind in ("Ready", "Configured", "Rows", "State", "Boundary"):
+        assert kind in out
+    step = out.split("NONFINITE ")[1].split()[0]
+    assert step != "None" and int(step) > 1
+    assert "TORCH False" in out
