@@ -150,7 +150,7 @@ def measure_live(app: QApplication, seconds: float) -> None:
     spin(app, 60, lambda: window.session.state == "ready")
     beat = Heartbeat()
     lives, heads, plains, lat, stalls = [], [], [], [], []
-    for _ in range(2):
+    for _ in range(3):
         beat.start()  # only while the window is live: the headless runs block this process
         rate, lats = live_phase(app, window, seconds)
         beat.stop()

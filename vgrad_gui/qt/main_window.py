@@ -416,7 +416,8 @@ class MainWindow(QMainWindow):
 
     def _state_changed(self, state: str) -> None:
         running = state == "running"
-        self.act_start.setText("Pause" if running else "Start")
+        self.act_start.setText("Pause" if running else "Resume" if state == "paused"
+                               else "Start")
         self.start_button.setProperty("running", running)
         self.start_button.style().unpolish(self.start_button)
         self.start_button.style().polish(self.start_button)

@@ -8,7 +8,15 @@ would stall the frame loop. A PaintedText draws its text itself and only ever re
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QTextOption
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPaintEvent,
+    QTextLayout,
+    QTextOption,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vgrad_gui.qt import theme
@@ -41,6 +49,11 @@ class PaintedText(QWidget):
             self._text = text
             self.update()
 
+    def set_lines(self, lines: int) -> None:
+        if lines != self._lines:
+            self._lines = lines
+            self.update_font()
+
     def set_colour(self, colour: str) -> None:
         self._colour = QColor(colour)
         self.update()
@@ -60,8 +73,42 @@ class PaintedText(QWidget):
             p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                        text)
         else:
-            option = QTextOption()
-            option.setWrapMode(QTextOption.WrapMode.WordWrap)
-            p.drawText(rect, self._text, option)
+            metrics = self.fontMetrics()
+            for i, line in enumerate(wrap_lines(self._text, self.font(), self.width(),
+                                                self._lines)):
+                p.drawText(QRectF(0, i * metrics.lineSpacing(), self.width(),
+                                  metrics.lineSpacing()),
+                           int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
         p.end()
+
+
+def wrap_lines(text: str, font: QFont, width: int, most: int) -> list[str]:
+    """Word-wrap ``text`` to ``width`` pixels in at most ``most`` lines; the last line is
+    elided with '…' when the text does not fit."""
+    metrics = QFontMetrics(font)
+    option = QTextOption()
+    option.setWrapMode(QTextOption.WrapMode.WordWrap)
+    lines: list[str] = []
+    paragraphs = text.split("\n")
+    for number, paragraph in enumerate(paragraphs):
+        layout = QTextLayout(paragraph, font)
+        layout.setTextOption(option)
+        layout.beginLayout()
+        while len(lines) < most:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            start, length = line.textStart(), line.textLength()
+            rest = paragraph[start:]
+            if len(lines) == most - 1 and (start + length < len(paragraph)
+                                            or number < len(paragraphs) - 1):
+                lines.append(metrics.elidedText(rest + " …", Qt.TextElideMode.ElideRight,
+                                                width))
+                break
+            lines.append(paragraph[start : start + length].rstrip())
+        layout.endLayout()
+        if len(lines) >= most:
+            break
+    return lines
 

@@ -49,6 +49,7 @@ class DiagnosisBanner(View):
         self.findings: list[Finding] = []
         self.override: str | None = None
         self._severity = ""
+        self._headline_lines = 2
         self.update_fonts()
         self._paint("ok", self.headline.text(), "")
 
@@ -61,9 +62,26 @@ class DiagnosisBanner(View):
         self.details.update_font()
         self.setFixedHeight(self.headline.height() + self.details.height() + 22)
 
-    def on_run(self, info: RunInfo) -> None:
+    def resizeEvent(self, event) -> None:
+        # A narrow window (a 1280-pixel projector) gets a third line for the headline; the
+        # height changes only here, never with the text.
+        super().resizeEvent(event)
+        lines = 3 if event.size().width() < 760 else 2
+        if lines != self._headline_lines:
+            self._headline_lines = lines
+            self.headline.set_lines(lines)
+            self.update_fonts()
+
+    def _on_run(self, info: RunInfo) -> None:
+        # At once, not at the deferred rebuild: a message set right after a new run
+        # starts (NaN at step 3) must not be wiped by the rebuild a few frames later.
         self.override = None
+        super()._on_run(info)
+
+    def on_run(self, info: RunInfo) -> None:
         self.findings = []
+        if self.override is not None:
+            return
         if info.live:
             self._paint("ok", "Press Start (Space) to train, or N for one step.", "")
         else:

@@ -35,7 +35,7 @@ class FlowBarsView(PlotView):
                                          label="output layer", labelOpts={
                                              "position": 0.97, "color": theme.TEXT,
                                              "fill": (17, 19, 24, 220),
-                                             "anchors": [(1, 1), (1, 1)]})
+                                             "anchors": [(1, 0), (1, 0)]})
         self.plot.addItem(self.reference)
         self.plot.setMouseEnabled(False, False)
         self.colours: list = []

@@ -90,10 +90,13 @@ class NetworkDiagramView(View):
         usable = max(40.0, h - top - bottom)
         col_gap = span / max(1, n_cols - 1)
         radius = max(2.0, min(12.0, col_gap * 0.28, usable / (2.6 * MAX_UNITS)))
+        # Narrow columns (many layers): spread the units over the height, so the picture
+        # is a band that fades from output to input rather than a thin stripe.
+        stretch = col_gap < 14
         ys: list[list[float]] = []
         for units in self.widths:
             k = min(units, MAX_UNITS)
-            spacing = min(usable / max(1, k), radius * 3.2)
+            spacing = usable / max(1, k) if stretch else min(usable / max(1, k), radius * 3.2)
             mid = top + usable / 2
             ys.append([mid + (j - (k - 1) / 2) * spacing for j in range(k)])
         return xs, ys, radius
@@ -177,21 +180,22 @@ class NetworkDiagramView(View):
         h = self.height()
         for c, x in enumerate(xs):
             last = c == len(xs) - 1
-            if c % every and not last and c != 0:
+            if (c % every and not last and c != 0) or (not last and len(xs) - 1 - c < every
+                                                         and c != 0):
                 continue
             label = "in" if c == 0 else "out" if last else str(c)
             p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
-        p.setFont(theme.font(1.0, bold=True))
+        p.setFont(theme.font(0.95, bold=True))
         p.setPen(QColor(theme.TEXT))
         if len(self.norms) and self.levels:
             first, out = self.norms[0], self.norms[-1]
             if math.isfinite(first) and math.isfinite(out) and out > 0:
-                text = (f"hidden 1 gets {theme.format_value(first / out)} of the output "
-                        f"layer's gradient · step {self.step:,}")
+                text = (f"hidden 1 gets {theme.format_value(first / out)} × the output "
+                        f"layer's gradient  ·  step {self.step:,}")
             else:
                 text = f"NaN/Inf gradients at step {self.step:,}"
                 p.setPen(QColor(theme.NONFINITE))
-            text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle,
+            text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
                                               self.width() - 12)
             p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
