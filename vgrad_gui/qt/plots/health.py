@@ -96,7 +96,8 @@ class HealthView(PlotView):
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(ratio.astype(np.float64))
         x = np.arange(len(ratio)) + 0.5
-        self.ratio_points.setData(x, np.where(np.isfinite(logs), logs, np.nan), connect="finite")
+        ok = np.isfinite(logs)  # a ratio of 0 (no update) has no place on a log axis
+        self.ratio_points.setData(x[ok], logs[ok])
         finite = logs[np.isfinite(logs)]
         lo = min(-6.0, float(np.floor(finite.min()))) if finite.size else -6.0
         hi = max(0.0, float(np.ceil(finite.max()))) if finite.size else 0.0
