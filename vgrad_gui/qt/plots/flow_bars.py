@@ -27,15 +27,14 @@ class FlowBarsView(PlotView):
                                              "bottom": self.layer_axis})
         self.plot.showGrid(x=False, y=True, alpha=0.15)
         set_axis_label(self.plot, "left", "‖∇W‖ now")
-        set_axis_label(self.plot, "bottom", "layer (input → output)")
+        set_axis_label(self.plot, "bottom", "layer (input → output)  ·  dashed: the output "
+                       "layer's norm")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.plot.addItem(self.bars)
-        self.reference = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.TEXT, width=2,
-                                                                style=pg.QtCore.Qt.PenStyle.DashLine),
-                                         label="output layer", labelOpts={
-                                             "position": 0.97, "color": theme.TEXT,
-                                             "fill": (17, 19, 24, 220),
-                                             "anchors": [(1, 0), (1, 0)]})
+        # The reference line is named in the axis label: a label on the line itself would
+        # cover the bars it is compared with.
+        dash = pg.mkPen(theme.TEXT, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
+        self.reference = pg.InfiniteLine(angle=0, pen=dash)
         self.plot.addItem(self.reference)
         self.plot.setMouseEnabled(False, False)
         self.colours: list = []
