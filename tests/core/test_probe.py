@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from vgrad_gui.core.builder import build_model
+from vgrad_gui.core.records import RecordBlock
 from vgrad_gui.core.spec import Config
 from vgrad_gui.core.trainer import Trainer
 
@@ -85,8 +86,8 @@ def test_update_ratio_for_plain_sgd_is_lr_times_grad_over_weight():
     np.testing.assert_allclose(ratio, 0.05 * grad / weight, rtol=1e-4)
 
 
-def test_activation_statistics_match_a_direct_computation():
-    cfg = Config(depth=3, width=10, activation="tanh", init="large_normal")
+def first_step_with_activations(cfg: Config) -> tuple[RecordBlock, list[torch.Tensor]]:
+    """Train one step, and capture every hidden activation of its forward pass by hooks."""
     trainer = Trainer(cfg, stats_every=1)
     outs: list[torch.Tensor] = []
     hooks = [b.act.register_forward_hook(lambda m, i, o: outs.append(o.detach()))
@@ -94,8 +95,14 @@ def test_activation_statistics_match_a_direct_computation():
     block = trainer.step()
     for h in hooks:
         h.remove()
-    hdn = trainer.n_layers - 1
-    outs = outs[:hdn]  # the training forward pass (step 1 also evaluates the test set)
+    # The training forward pass only (step 1 also evaluates the test set).
+    return block, outs[: trainer.n_layers - 1]
+
+
+def test_activation_statistics_match_a_direct_computation():
+    cfg = Config(depth=3, width=10, activation="tanh", init="large_normal")
+    block, outs = first_step_with_activations(cfg)
+    hdn = len(outs)
     mean, std, inactive = np.split(block.probe_rows[0, : 3 * hdn], 3)
     np.testing.assert_allclose(mean, [o.mean().item() for o in outs], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(std, [o.std(unbiased=False).item() for o in outs], rtol=1e-3)
@@ -105,16 +112,8 @@ def test_activation_statistics_match_a_direct_computation():
 
 
 def test_dead_relu_fraction_counts_units_zero_for_the_whole_batch():
-    cfg = Config(depth=3, width=16, activation="relu")
-    trainer = Trainer(cfg, stats_every=1)
-    outs: list[torch.Tensor] = []
-    hooks = [b.act.register_forward_hook(lambda m, i, o: outs.append(o.detach()))
-             for b in trainer.model.blocks]
-    block = trainer.step()
-    for h in hooks:
-        h.remove()
-    hdn = trainer.n_layers - 1
-    outs = outs[:hdn]
+    block, outs = first_step_with_activations(Config(depth=3, width=16, activation="relu"))
+    hdn = len(outs)
     dead = block.probe_rows[0, 2 * hdn : 3 * hdn]
     expect = [(o <= 0).all(dim=0).float().mean().item() for o in outs]
     np.testing.assert_allclose(dead, expect)
