@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vgrad_gui.core.history import RunHistory, Series
+from vgrad_gui.core.history import AlignedBins, RunHistory, Series
 from vgrad_gui.core.spec import Config
 from vgrad_gui.core.trainer import Trainer
 
@@ -52,7 +52,7 @@ def test_a_one_step_spike_survives_decimation():
     assert rec["max"].max() == 1e6
     holder = np.flatnonzero(rec["max"][:, 0] == 1e6)[0]
     assert rec["first"][holder] <= 12_346 <= rec["last"][holder]
-    binned = s.binned(slice(0, 1), 50)
+    binned = AlignedBins(s, slice(0, 1)).get(50)
     assert binned.max.max() == 1e6
 
 
@@ -65,32 +65,6 @@ def test_nan_and_inf_propagate_into_buckets():
     rec = s.records()
     assert np.isnan(rec["mean"][0, 0]) and np.isnan(rec["max"][0, 0])
     assert np.isinf(rec["max"][0, 1])
-
-
-def test_binned_matches_brute_force_on_full_resolution_data():
-    s = Series(3)
-    rows = fill(s, 1000, 3, chunk=50)
-    b = s.binned(slice(0, 3), 10)
-    assert len(b.x) == 10
-    for i in range(10):
-        block = rows[i * 100 : (i + 1) * 100]
-        np.testing.assert_allclose(b.mean[i], block.mean(0), rtol=1e-5)
-        assert np.array_equal(b.max[i], block.max(0))
-    x = s.binned(slice(1, 2), 4, x_range=(101, 200))
-    assert len(x.x) == 4 and x.mean.shape == (4, 1)
-    assert x.x.min() >= 101 and x.x.max() <= 200
-
-
-def test_binned_over_buckets_and_raw_rows_covers_every_step_once():
-    s = Series(1, raw_keep=1000, raw_chunk=500, coarse_capacity=64)
-    rows = fill(s, 20_000, 1, chunk=333)
-    b = s.binned(slice(0, 1), 37)
-    assert len(b.x) <= 37
-    # The weighted means of the bins recover the overall mean.
-    rec = s.records()
-    total = (rec["mean"][:, 0] * rec["count"]).sum()
-    np.testing.assert_allclose(total / 20_000, rows.mean(), rtol=1e-5)
-    assert np.all(np.diff(b.x) > 0)
 
 
 def test_memory_at_a_million_steps_is_within_a_few_mb_of_ten_thousand():
@@ -140,8 +114,6 @@ def brute_bins(rows: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np
 @given(n=st.integers(1, 5000), chunks=st.lists(st.integers(1, 400), min_size=1, max_size=30),
        max_bins=st.integers(4, 300))
 def test_aligned_bins_built_incrementally_equal_brute_force(n, chunks, max_bins):
-    from vgrad_gui.core.history import AlignedBins
-
     s = Series(2, raw_keep=1_000_000, raw_chunk=16, coarse_capacity=8)  # all rows stay raw
     rows = np.random.default_rng(n).lognormal(size=(n, 2)).astype(np.float32)
     bins = AlignedBins(s, slice(0, 2))
@@ -163,8 +135,6 @@ def test_aligned_bins_built_incrementally_equal_brute_force(n, chunks, max_bins)
 
 
 def test_aligned_bins_cost_stays_flat_and_spans_buckets():
-    from vgrad_gui.core.history import AlignedBins
-
     s = Series(3, raw_keep=2000, raw_chunk=500, coarse_capacity=64)
     bins = AlignedBins(s, slice(0, 3))
     rows = np.ones((100, 3), np.float32)

@@ -201,10 +201,6 @@ class Series:
         return self._n_coarse > 0 or self._pending is not None
 
     @property
-    def first_raw_step(self) -> int | None:
-        return int(self._raw_steps[0]) if self._n_raw else None
-
-    @property
     def last_step(self) -> int | None:
         if self._n_raw:
             return int(self._raw_steps[self._n_raw - 1])
@@ -253,58 +249,6 @@ class Series:
         return {"first": np.concatenate(firsts), "last": np.concatenate(lasts),
                 "count": np.concatenate(counts), "mean": np.concatenate(means),
                 "min": np.concatenate(mins), "max": np.concatenate(maxs)}
-
-    def binned(self, cols: slice, bins: int, x_range: tuple[float, float] | None = None
-               ) -> Binned:
-        """Decimate columns ``cols`` to at most ``bins`` equal-width step bins over
-        ``x_range`` (default: everything). Mean, min and max per bin; NaN propagates."""
-        bins = max(1, int(bins))
-        parts = self._parts(cols)
-        if not parts:
-            k = len(range(*cols.indices(self.width)))
-            e = np.empty((0, k))
-            return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
-        lo = float(parts[0][0][0]) if x_range is None else x_range[0]
-        hi = float(parts[-1][0][-1]) if x_range is None else x_range[1]
-        if hi <= lo:
-            hi = lo + 1.0
-        edges = np.linspace(lo, hi, bins + 1)
-        edges[-1] = np.nextafter(hi, np.inf)
-        xs, means, mins, maxs, weights = [], [], [], [], []
-        for x, sm, cnt, mn, mx in parts:
-            a, b = np.searchsorted(x, [lo, edges[-1]])
-            if a >= b:
-                continue
-            x, sm, cnt, mn, mx = x[a:b], sm[a:b], cnt[a:b], mn[a:b], mx[a:b]
-            starts = np.searchsorted(x, edges[:-1])
-            ends = np.append(starts[1:], len(x))
-            starts = starts[starts < ends]
-            w = np.add.reduceat(cnt, starts)
-            xs.append(np.add.reduceat(x * cnt, starts) / w)
-            means.append(np.add.reduceat(sm, starts, axis=0, dtype=np.float64))
-            mins.append(np.minimum.reduceat(mn, starts, axis=0))
-            maxs.append(np.maximum.reduceat(mx, starts, axis=0))
-            weights.append(w)
-        if not xs:
-            k = len(range(*cols.indices(self.width)))
-            e = np.empty((0, k))
-            return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
-        x = np.concatenate(xs)
-        w = np.concatenate(weights)
-        total = np.concatenate(means)
-        mn_all = np.concatenate(mins)
-        mx_all = np.concatenate(maxs)
-        # The bucket and raw parts may both put entries in the bin where they meet; join them.
-        bin_of = np.minimum(np.searchsorted(edges, x, side="right") - 1, bins - 1)
-        if len(bin_of) > 1 and (np.diff(bin_of) == 0).any():
-            starts = np.flatnonzero(np.r_[True, np.diff(bin_of) != 0])
-            wx = np.add.reduceat(x * w, starts)
-            total = np.add.reduceat(total, starts, axis=0)
-            mn_all = np.minimum.reduceat(mn_all, starts, axis=0)
-            mx_all = np.maximum.reduceat(mx_all, starts, axis=0)
-            w = np.add.reduceat(w, starts)
-            x = wx / w
-        return Binned(x, total / w[:, None], mn_all, mx_all)
 
     def _parts(self, cols: slice, after: float = -np.inf) -> list[tuple[np.ndarray, ...]]:
         """(x, sum, count, min, max) of the bucket part and of the raw part, each sorted by x

@@ -77,7 +77,6 @@ class TrainingSession(QObject):
         # the first paint of a view after that records the delay.
         self._unpainted_since: float | None = None
         self.latencies: deque[float] = deque(maxlen=2000)
-        self.frame_times: deque[float] = deque(maxlen=2000)
         self.tick_costs: deque[float] = deque(maxlen=2000)  # seconds: drain + views' refresh
 
     # -- worker lifecycle -------------------------------------------------------------------
@@ -87,9 +86,6 @@ class TrainingSession(QObject):
             self.worker.start()
         self._timer.start()
 
-    def start_frames(self) -> None:
-        """Tick without a worker (viewing saved runs only)."""
-        self._timer.start()
 
     def shutdown(self, timeout: float = 1.0) -> None:
         self._closing = True
@@ -168,7 +164,6 @@ class TrainingSession(QObject):
             changed |= self._handle(ev)
         if changed:
             self.version += 1
-            self.frame_times.append(time.monotonic())
         self.ticks += 1
         self.frame.emit(self.ticks)
         self.tick_costs.append(time.perf_counter() - started)
