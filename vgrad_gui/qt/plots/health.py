@@ -49,7 +49,8 @@ class HealthView(PlotView):
                                     pen=pg.mkPen(theme.TEXT_DIM, width=2,
                                                  style=pg.QtCore.Qt.PenStyle.DashLine),
                                     label="10⁻³ rule of thumb",
-                                    labelOpts={"position": 0.15, "color": theme.TEXT_DIM})
+                                    labelOpts={"position": 0.02, "color": theme.TEXT_DIM,
+                                               "anchors": [(0, 1), (0, 1)]})
         self.ratio.addItem(self.rule)
         self.setToolTip("Left: units that are saturated (sigmoid/tanh stuck near a flat end) "
                         "or dead (ReLU output 0 for the whole batch).\nMiddle: mean and spread "
