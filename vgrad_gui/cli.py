@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vgrad-gui",
         description="Watch the vanishing gradient problem happen, layer by layer. With no "
                     "sub-command, opens the desktop app.",
+        epilog="The app: vgrad-gui [--preset NAME | --config FILE] [--autostart] "
+               "[--fullscreen] [RUN.npz]  (details: vgrad-gui gui --help)",
     )
     parser.add_argument("--version", action="version", version=f"vgrad-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
