@@ -193,3 +193,20 @@ def test_unavailable_device_is_a_clear_config_error():
 
     with pytest.raises(ConfigError, match=r"'device'.*not available"):
         Trainer(Config(depth=1, width=2, device="cuda"))
+
+
+def test_the_accelerator_path_records_what_the_cpu_path_records():
+    """The float64, one-transfer path that GPUs take, run on the CPU: same records."""
+    from vgrad_gui.core.probe import GradientProbe
+
+    cfg = Config(depth=30, width=8, activation="sigmoid", norm="batch", seed=3)
+    cpu, packed = Trainer(cfg, stats_every=7), Trainer(cfg, stats_every=7)
+    packed.probe = GradientProbe(packed.model, cfg.activation, 7, accelerator_path=True)
+    assert not packed.probe.on_cpu
+    a = [cpu.run_block(13) for _ in range(4)]
+    b = [packed.run_block(13) for _ in range(4)]
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x.rows, y.rows, rtol=1e-5)
+        np.testing.assert_array_equal(x.probe_steps, y.probe_steps)
+        np.testing.assert_allclose(x.probe_rows, y.probe_rows, rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(x.eval_rows, y.eval_rows, rtol=1e-6)

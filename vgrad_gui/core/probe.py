@@ -41,7 +41,10 @@ class GradientProbe:
     ``measure(slot, step)`` before ``optimizer.step()`` and ``after_update(slot, step)`` after it;
     at the end of the block, ``collect(...)``."""
 
-    def __init__(self, model: VGradNet, activation: str, stats_every: int = 100) -> None:
+    def __init__(self, model: VGradNet, activation: str, stats_every: int = 100,
+                 accelerator_path: bool | None = None) -> None:
+        """``accelerator_path``: use the float64, one-transfer path even on the CPU (tests
+        use it to check that path on machines without an accelerator); default by device."""
         self.model = model
         self.activation = activation
         self.inactive_kind = INFO[activation].inactive_kind
@@ -56,7 +59,7 @@ class GradientProbe:
         ref = weights[0]
         device, dtype = ref.device, ref.dtype
         self.device = device
-        self.on_cpu = device.type == "cpu"
+        self.on_cpu = device.type == "cpu" if accelerator_path is None else not accelerator_path
         reported = {id(p) for p in weights} | {id(b) for b in biases if b is not None}
         others = [p for p in model.parameters() if id(p) not in reported]
         w_cols = max(w.numel() for w in weights)
