@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vgrad_gui.core.records import RecordBlock, channel_widths
+from vgrad_gui.core.records import RecordBlock, channel_widths, first_nonfinite
 from vgrad_gui.core.spec import Config
 
 RAW_KEEP = 10_240  # rows always kept at full resolution (runs up to this long lose nothing)
@@ -61,17 +61,6 @@ class Series:
         self.version = 0  # bumps on every change, so views can skip redrawing
 
     # -- writing ------------------------------------------------------------------------
-    def append(self, step: int, row: np.ndarray) -> None:
-        n = self._n_raw
-        if n < len(self._raw) and len(row) == self.width:  # the common case, kept cheap
-            self._raw[n] = row
-            self._raw_steps[n] = step
-            self._n_raw = n + 1
-            self.total_rows += 1
-            self.version += 1
-            return
-        self.extend(np.array([step], np.int64), np.asarray(row, np.float32).reshape(1, -1))
-
     def extend(self, steps: np.ndarray, rows: np.ndarray) -> None:
         steps = np.asarray(steps, np.int64)
         rows = np.asarray(rows, np.float32)
@@ -383,21 +372,11 @@ class AlignedBins:
             np.empty(0, np.int64), np.empty(0), np.empty((0, k)), np.empty(0, np.int64),
             np.empty((0, k), np.float32), np.empty((0, k), np.float32)]
         for x, sm, cnt, mn, mx in parts:
-            b = ((x - 1) // w).astype(np.int64)
-            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-            piece = [b[starts], np.add.reduceat(x * cnt, starts),
-                     np.add.reduceat(sm, starts, axis=0, dtype=np.float64),
-                     np.add.reduceat(cnt, starts), np.minimum.reduceat(mn, starts, axis=0),
-                     np.maximum.reduceat(mx, starts, axis=0)]
+            piece = _group(((x - 1) // w).astype(np.int64), x * cnt,
+                           sm.astype(np.float64), cnt, mn, mx)
             out = [np.concatenate([o, p]) for o, p in zip(out, piece, strict=True)]
-        b = out[0]
-        if len(b) > 1 and (b[1:] == b[:-1]).any():  # the bucket and raw parts meet in a bin
-            starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-            out = [b[starts], np.add.reduceat(out[1], starts),
-                   np.add.reduceat(out[2], starts, axis=0), np.add.reduceat(out[3], starts),
-                   np.minimum.reduceat(out[4], starts, axis=0),
-                   np.maximum.reduceat(out[5], starts, axis=0)]
-        return tuple(out)
+        # The bucket and raw parts may meet in one bin.
+        return _group(*out)
 
     def _append(self, *new: np.ndarray) -> None:
         for name, arr in zip(self.FIELDS, new, strict=True):
@@ -405,16 +384,21 @@ class AlignedBins:
 
     def _merge_pairs(self) -> None:
         self.width *= 2
-        if not len(self._bin):
-            return
-        b = self._bin // 2
-        starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-        self._bin = b[starts]
-        self._xw = np.add.reduceat(self._xw, starts)
-        self._sum = np.add.reduceat(self._sum, starts, axis=0)
-        self._cnt = np.add.reduceat(self._cnt, starts)
-        self._min = np.minimum.reduceat(self._min, starts, axis=0)
-        self._max = np.maximum.reduceat(self._max, starts, axis=0)
+        merged = _group(self._bin // 2, self._xw, self._sum, self._cnt, self._min, self._max)
+        for name, arr in zip(self.FIELDS, merged, strict=True):
+            setattr(self, name, arr)
+
+
+def _group(b: np.ndarray, xw: np.ndarray, sm: np.ndarray, cnt: np.ndarray, mn: np.ndarray,
+           mx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Merge neighbouring entries that share a bin index ``b`` (sorted): sums add, min and
+    max combine; NaN propagates."""
+    if len(b) < 2 or not (b[1:] == b[:-1]).any():
+        return b, xw, sm, cnt, mn, mx
+    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
+    return (b[starts], np.add.reduceat(xw, starts), np.add.reduceat(sm, starts, axis=0),
+            np.add.reduceat(cnt, starts), np.minimum.reduceat(mn, starts, axis=0),
+            np.maximum.reduceat(mx, starts, axis=0))
 
 
 def _grow(arr: np.ndarray, cap: int, keep: int) -> np.ndarray:
@@ -458,20 +442,15 @@ class RunHistory:
 
     def append(self, block: RecordBlock) -> None:
         """Add what a block of training steps recorded."""
-        if self.first_nonfinite_step is None:
-            self.first_nonfinite_step = block.first_nonfinite(self.n_layers)
-        self.steps.extend(block.steps, block.rows)
+        self.extend("steps", block.steps, block.rows)
         if len(block.probe_steps):
-            self.probes.extend(block.probe_steps, block.probe_rows)
+            self.extend("probes", block.probe_steps, block.probe_rows)
         if len(block.eval_steps):
-            self.evals.extend(block.eval_steps, block.eval_rows)
+            self.extend("evals", block.eval_steps, block.eval_rows)
 
     def extend(self, table: str, steps: np.ndarray, rows: np.ndarray) -> None:
         if table == "steps" and self.first_nonfinite_step is None:
-            checked = rows[:, : 2 * self.n_layers + 1]
-            bad = ~np.isfinite(checked).all(axis=1)
-            if bad.any():
-                self.first_nonfinite_step = int(np.asarray(steps)[np.argmax(bad)])
+            self.first_nonfinite_step = first_nonfinite(steps, rows, self.n_layers)
         self.table(table).extend(steps, rows)
 
     @property

@@ -61,6 +61,10 @@ class RecordBlock:
         return self.rows[:, -1]
 
     def first_nonfinite(self, n_layers: int) -> int | None:
-        """The first step whose gradient norms or loss are NaN or infinite, if any."""
-        bad = ~np.isfinite(self.rows[:, : 2 * n_layers + 1]).all(axis=1)
-        return int(self.steps[np.argmax(bad)]) if bad.any() else None
+        return first_nonfinite(self.steps, self.rows, n_layers)
+
+
+def first_nonfinite(steps: np.ndarray, rows: np.ndarray, n_layers: int) -> int | None:
+    """The first step whose gradient norms or loss are NaN or infinite, if any."""
+    bad = ~np.isfinite(rows[:, : 2 * n_layers + 1]).all(axis=1)
+    return int(np.asarray(steps)[np.argmax(bad)]) if bad.any() else None

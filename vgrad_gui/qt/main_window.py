@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vgrad_gui.core.diagnose import describe_layers
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.runfile import RunFileError, load_run, run_arrays, write_arrays
 from vgrad_gui.core.spec import Config, ConfigError
@@ -459,8 +460,6 @@ class MainWindow(QMainWindow):
 
     def _nonfinite(self, step: int, layers: list[int]) -> None:
         info = self.session.info
-        from vgrad_gui.core.diagnose import describe_layers
-
         where = describe_layers(layers, info.history.n_layers) if info and layers else \
             "the loss"
         self.banner.set_message(

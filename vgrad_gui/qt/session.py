@@ -66,7 +66,6 @@ class TrainingSession(QObject):
         self.version = 0  # bumps whenever what the views show changed
         self.ticks = 0
         self.rate = 0.0
-        self.speed: float | None = None
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(frame_ms)
@@ -85,7 +84,6 @@ class TrainingSession(QObject):
         if not self.worker.alive:
             self.worker.start()
         self._timer.start()
-
 
     def shutdown(self, timeout: float = 1.0) -> None:
         self._closing = True
@@ -138,7 +136,6 @@ class TrainingSession(QObject):
             self._build(self.config)
 
     def set_speed(self, steps_per_second: float | None) -> None:
-        self.speed = steps_per_second
         self.worker.send(w.SetSpeed(steps_per_second))
 
     def set_boundary(self, enabled: bool) -> None:
