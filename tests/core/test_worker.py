@@ -4,6 +4,8 @@ and nothing it sends makes the receiving process import torch."""
 import subprocess
 import sys
 
+import numpy as np
+
 CHECK = """
 import sys, time
 from vgrad_gui.core import worker as w
@@ -49,3 +51,26 @@ def test_worker_streams_a_run_pauses_on_nan_and_keeps_torch_out_of_the_gui():
     step = out.split("NONFINITE ")[1].split()[0]
     assert step != "None" and int(step) > 1
     assert "TORCH False" in out
+
+
+def test_no_boundary_is_sent_from_nan_weights():
+    from vgrad_gui.core import worker as w
+
+    class Sink:
+        def __init__(self) -> None:
+            self.items: list[object] = []
+
+        def put(self, item: object) -> None:
+            self.items.append(item)
+
+    import queue as q
+
+    events = Sink()
+    worker = w._Worker(q.Queue(), events, parent_pid=0)
+    worker._configure(w.Configure(1, {"depth": 10, "width": 32, "activation": "relu",
+                                      "init": "large_normal", "lr": 0.01}))
+    boundaries = [e for e in events.items if isinstance(e, w.Boundary)]
+    assert len(boundaries) == 1 and np.isfinite(boundaries[0].confidence).all()
+    worker.trainer.run_block(10)  # the exploding preset: NaN weights by now
+    worker._maybe_boundary(force=True)
+    assert len([e for e in events.items if isinstance(e, w.Boundary)]) == 1

@@ -420,8 +420,10 @@ class _Worker:
         self.next_boundary = now + BOUNDARY_SECONDS
         try:
             classes, conf = self.trainer.predict_grid(*self.grid)
-        except Exception:  # a broken model (NaN weights) draws no boundary
+        except Exception:
             return
+        if not np.isfinite(conf).all():
+            return  # NaN weights predict nothing: keep the last boundary drawn
         self.events.put(Boundary(self.run_id, self.trainer.step_count,
                                  classes.astype(np.uint8), conf.astype(np.float32)))
 
