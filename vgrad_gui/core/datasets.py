@@ -95,7 +95,8 @@ def make_dataset(name: str, samples: int = 1000, noise: float = 0.1, seed: int =
         n_classes = 10
     else:
         x, y = _GENERATORS[name](samples, rng)
-        x = x + rng.normal(0.0, noise * 0.5, x.shape)
+        # + 0.0 turns -0.0 into 0.0, which numpy refuses as a scale ("scale < 0").
+        x = x + rng.normal(0.0, noise * 0.5 + 0.0, x.shape)
         n_classes = int(y.max()) + 1
     order = rng.permutation(len(x))
     x, y = x[order], y[order]

@@ -10,7 +10,10 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Mapping
+import os
+import re
+import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,34 +35,88 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 DATASETS = ("moons", "circles", "spirals", "xor", "blobs", "digits")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
+# Limits on what a config file may be. A config is one flat object of ~15 short values, so
+# these are far above any real file and only stop hostile or mistaken input early.
+MAX_CONFIG_BYTES = 1_000_000
+MAX_NESTING = 32  # levels of [ and { (a valid config has 1)
+MAX_NUMBER_CHARS = 100  # longer number literals are refused before conversion
+MAX_MESSAGE = 300  # characters in one error message
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one printable line of at most ``limit`` characters: control characters
+    (newlines included), line separators and lone surrogates are escaped, the rest cut."""
+    text = text[: limit * 2]  # never escape a megabyte just to throw most of it away
+    text = _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_path(source: str, limit: int = 80) -> str:
+    """A file name for a message; a long path keeps its end, where the file name is."""
+    source = one_line(source, 10 * limit)
+    return source if len(source) <= limit else "..." + source[-(limit - 3):]
+
+
+@dataclass(frozen=True)
+class NumberText:
+    """A JSON number literal too long to convert safely (a 400-digit float overflows; a
+    4301-digit integer hits Python's conversion limit). Kept as text so it is refused with the
+    key's own message instead of an exception from the conversion."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.text[:12]}... (a number of {len(self.text)} characters)"
+
 
 class ConfigError(ValueError):
-    """A config value is wrong. The message names the key, the value given and what is allowed."""
+    """A config value is wrong. The message names the key, the value given and what is allowed,
+    on one line of at most MAX_MESSAGE characters whatever the input."""
 
     def __init__(self, key: str, value: Any, allowed: str, source: str | None = None) -> None:
         self.key = key
         self.value = value
         self.allowed = allowed
         self.source = source
-        where = f"{source}: " if source else ""
+        where = f"{_short_path(source)}: " if source else ""
         if key:
-            text = f"{where}config key '{key}': got {_show(value)}; allowed: {allowed}"
+            text = (f"{where}config key '{one_line(key, 40)}': got {_show(value)}; "
+                    f"allowed: {allowed}")
         else:
             text = f"{where}{allowed}"
-        super().__init__(text)
+        super().__init__(one_line(text))
 
 
-def _show(value: Any) -> str:
-    text = json.dumps(value) if _jsonable(value) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _show(value: Any, limit: int = 60) -> str:
+    """The value as (bounded) JSON text on one line, whatever its size or depth."""
+    return one_line(_render(value, 3), limit)
 
 
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _render(value: Any, depth: int) -> str:
+    if isinstance(value, NumberText):
+        return str(value)
+    if value is None or isinstance(value, (bool, float)):
+        return json.dumps(value)
+    if isinstance(value, int):
+        if value.bit_length() > 300:  # str() of a huge int is slow, then refused at 4300
+            return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value[:80])
+    if isinstance(value, (list, tuple)):
+        if depth <= 0:
+            return "[...]"
+        items = [_render(v, depth - 1) for v in value[:5]]
+        return "[" + ", ".join(items + (["..."] if len(value) > 5 else [])) + "]"
+    if isinstance(value, Mapping):
+        if depth <= 0:
+            return "{...}"
+        pairs = [f"{_render(str(k), 0)}: {_render(v, depth - 1)}"
+                 for k, v in list(value.items())[:5]]
+        return "{" + ", ".join(pairs + (["..."] if len(value) > 5 else [])) + "}"
+    return f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True)
@@ -97,7 +154,7 @@ class Field:
         if self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
                 hint = ""
-                if isinstance(value, str):
+                if isinstance(value, str) and len(value) <= 40:
                     close = difflib.get_close_matches(value.lower(), self.choices, n=1)
                     hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigError(self.name, value, self.allowed() + hint)
@@ -114,7 +171,11 @@ class Field:
                     raise ConfigError(self.name, value, self.allowed())
                 value = int(value)
         else:
-            value = float(value)
+            try:
+                # + 0.0 turns -0.0 into 0.0: numpy refuses a noise scale of -0.0 ("scale < 0").
+                value = float(value) + 0.0
+            except OverflowError:  # an int beyond the float range
+                raise ConfigError(self.name, value, self.allowed()) from None
             if not math.isfinite(value):
                 raise ConfigError(self.name, value, self.allowed())
         if self.minimum is not None:
@@ -124,6 +185,15 @@ class Field:
         if self.maximum is not None and value > self.maximum:
             raise ConfigError(self.name, value, self.allowed())
         return value
+
+    def parse_text(self, text: str) -> Any:
+        """A value typed as text (a command-line option): checked, or a ConfigError."""
+        try:
+            value: Any = (_parse_int(text.strip()) if self.kind == "int"
+                          else _parse_float(text.strip()))
+        except ValueError:
+            value = text
+        return self.check(value)
 
 
 def _num(x: float) -> str:
@@ -194,6 +264,10 @@ class Config:
     def __post_init__(self) -> None:
         for f in FIELDS:
             object.__setattr__(self, f.name, f.check(getattr(self, f.name)))
+        values = dataclasses.asdict(self)
+        for rule in RULES:
+            if not rule.test(values):
+                raise ConfigError(rule.key, values[rule.key], rule.allowed)
 
     @classmethod
     def from_dict(cls, data: Any, source: str | None = None) -> Config:
@@ -203,17 +277,13 @@ class Config:
                               source)
         for key in data:
             if key not in FIELD_BY_NAME:
-                close = difflib.get_close_matches(str(key), FIELD_BY_NAME, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigError(str(key), data[key], "no such key; known keys are "
-                                  + ", ".join(FIELD_BY_NAME) + hint, source)
-        values = {}
-        for key, value in data.items():
-            try:
-                values[key] = FIELD_BY_NAME[key].check(value)
-            except ConfigError as exc:
-                raise ConfigError(exc.key, exc.value, exc.allowed, source) from None
-        return cls(**values)
+                                  + ", ".join(FIELD_BY_NAME) + _key_hint(str(key)), source)
+        try:
+            values = {key: FIELD_BY_NAME[key].check(value) for key, value in data.items()}
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(exc.key, exc.value, exc.allowed, source) from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -225,16 +295,77 @@ class Config:
         return Config.from_dict({**self.to_dict(), **changes})
 
 
+def _key_hint(key: str) -> str:
+    if len(key) > 40:
+        return ""
+    close = difflib.get_close_matches(key, FIELD_BY_NAME, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "null"
+    if isinstance(value, (NumberText, int, float)) and not isinstance(value, bool):
+        return "a number"
     return f"a {type(value).__name__}"
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A rule tying keys together: ``key`` must be ``allowed`` given the ``others``.
+
+    These are what the trainer or PyTorch would otherwise refuse mid-run, stated once here so
+    the CLI, the GUI's builder panel and ``Config`` all check them before anything is built.
+    """
+
+    key: str
+    others: tuple[str, ...]
+    test: Callable[[Mapping[str, Any]], bool]  # True when the values agree
+    allowed: str
+
+
+RULES: tuple[Rule, ...] = (
+    # BatchNorm1d in training mode raises "Expected more than 1 value per channel" on a batch
+    # of one. The trainer never uses fewer examples than batch_size: the smallest training
+    # split (20 samples) has 16.
+    Rule("batch_size", ("norm",), lambda v: v["norm"] != "batch" or v["batch_size"] >= 2,
+         'at least 2 when norm is "batch" (batch normalisation needs more than one example '
+         "per step)"),
+)
+
+
+def cross_field_problems(data: Mapping[str, Any]) -> dict[str, str]:
+    """The broken cross-field rules, as {key: message} for every key a rule involves.
+
+    Defaults fill missing keys; a rule involving an unknown or individually invalid value is
+    skipped (that value has its own message). Empty when the keys agree.
+    """
+    values: dict[str, Any] = {f.name: f.default for f in FIELDS}
+    invalid = set()
+    for key, value in data.items():
+        field = FIELD_BY_NAME.get(key)
+        if field is None:
+            continue
+        try:
+            values[key] = field.check(value)
+        except ConfigError:
+            invalid.add(key)
+    problems: dict[str, str] = {}
+    for rule in RULES:
+        keys = (rule.key, *rule.others)
+        if invalid.intersection(keys) or rule.test(values):
+            continue
+        problems.setdefault(rule.key, f"got {_show(values[rule.key])}; allowed: {rule.allowed}")
+        for other in rule.others:
+            problems.setdefault(other, f"'{rule.key}' must be {rule.allowed}")
+    return problems
+
+
 def validate_each(data: Mapping[str, Any]) -> dict[str, str]:
-    """Check every key independently; map each bad key to its message (empty when all valid).
+    """Check every key, then the rules between keys; map each bad key to its message (empty
+    when all valid). ``Config.from_dict`` accepts ``data`` exactly when this is empty.
 
     The GUI uses this to show every problem at once, next to its field.
     """
@@ -247,33 +378,145 @@ def validate_each(data: Mapping[str, Any]) -> dict[str, str]:
         try:
             field.check(value)
         except ConfigError as exc:
-            problems[key] = f"got {_show(value)}; allowed: {exc.allowed}"
+            problems[key] = one_line(f"got {_show(value)}; allowed: {exc.allowed}")
+    for key, message in cross_field_problems(data).items():
+        problems.setdefault(key, message)
     return problems
 
 
+# -- reading JSON text ------------------------------------------------------------------------
+def _parse_int(text: str) -> int | NumberText:
+    return NumberText(text) if len(text) > MAX_NUMBER_CHARS else int(text)
+
+
+def _parse_float(text: str) -> float | NumberText:
+    return NumberText(text) if len(text) > MAX_NUMBER_CHARS else float(text)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, value: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.value = value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook: a key given twice is refused (json keeps the last silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key, value)
+        out[key] = value
+    return out
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _nesting(text: str) -> int:
+    """How deeply [ and { nest in JSON text, outside strings; linear, never recursive (the
+    json module recurses once per level and raises RecursionError near 1000)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for ch in brackets:
+        depth += 1 if ch in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def parse_config_text(text: str, source: str | None = None) -> Config:
+    """Parse and validate config JSON; every failure is a one-line ConfigError."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError("", None, f"too large: {len(text)} characters (a config file may "
+                          f"have at most {MAX_CONFIG_BYTES:,})", source)
+    depth = _nesting(text)
+    if depth > MAX_NESTING:
+        raise ConfigError("", None, f"nested {depth} levels deep (at most {MAX_NESTING}); a "
+                          "config is one flat JSON object", source)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                          object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise ConfigError("", text, f"not valid JSON: {exc.msg} at line {exc.lineno} column "
+        what = exc.msg.removesuffix(" at")  # "Invalid control character at"
+        raise ConfigError("", None, f"not valid JSON: {what} at line {exc.lineno} column "
                           f"{exc.colno}", source) from None
+    except _DuplicateKey as exc:
+        raise ConfigError(exc.key, exc.value, "each key once (this key is given twice)",
+                          source) from None
+    except (RecursionError, ValueError) as exc:  # a backstop: the checks above should hold
+        raise ConfigError("", None, f"cannot parse: {exc}", source) from None
     return Config.from_dict(data, source)
 
 
 def load_config(path: str | Path) -> Config:
-    """Read a JSON config file; every failure is a ConfigError naming the file."""
+    """Read a JSON config file; every failure is a one-line ConfigError naming the file.
+
+    Only regular files are read, and at most MAX_CONFIG_BYTES of them: a FIFO would block,
+    /dev/zero never ends, a directory cannot be read.
+    """
     p = Path(path)
+    source = str(p)
     try:
-        text = p.read_text(encoding="utf-8")
+        info = os.stat(p)
     except FileNotFoundError:
-        raise ConfigError("", str(p), "config file not found", str(p)) from None
-    except IsADirectoryError:
-        raise ConfigError("", str(p), "is a directory, not a config file", str(p)) from None
-    except UnicodeDecodeError:
-        raise ConfigError("", str(p), "not a text file (expected UTF-8 JSON)", str(p)) from None
+        raise ConfigError("", None, "config file not found", source) from None
     except OSError as exc:
-        raise ConfigError("", str(p), f"cannot read the file: {exc.strerror}", str(p)) from None
-    return parse_config_text(text, str(p))
+        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
+    except ValueError:  # a NUL character in the name
+        raise ConfigError("", None, "not a usable file name", source) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError("", None, f"is {_file_kind(info.st_mode)}, not a config file (a "
+                          "regular JSON file is needed)", source)
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError("", None, f"too large: {info.st_size:,} bytes (a config file may "
+                          f"have at most {MAX_CONFIG_BYTES:,})", source)
+    raw = _read_bounded(p, source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError("", None, "not a text file (expected UTF-8 JSON)", source) from None
+    return parse_config_text(text, source)
+
+
+def _read_bounded(p: Path, source: str) -> bytes:
+    """At most MAX_CONFIG_BYTES + 1 bytes. O_NONBLOCK: if the path was swapped for a FIFO
+    after the stat, opening it must not wait for a writer."""
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError("", None, "is not a regular file any more", source)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
+    finally:
+        os.close(fd)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError("", None, f"too large: more than {MAX_CONFIG_BYTES:,} bytes (the "
+                          "limit for a config file)", source)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def save_config(config: Config, path: str | Path) -> None:
