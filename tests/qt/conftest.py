@@ -4,6 +4,8 @@ signals, injected faults) make their own."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -66,3 +68,32 @@ def configure(app: QApplication, window: MainWindow, config: Config) -> None:
     run_id = window.session.run_id
     wait_for(app, lambda: window.session.info is not None
              and window.session.run_id == run_id and window.session.state == "ready")
+
+
+MAKE_RUNS = """
+import sys
+from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.runfile import save_run
+from vgrad_gui.core.spec import Config
+from vgrad_gui.core.trainer import Trainer
+folder = sys.argv[1]
+for depth in map(int, sys.argv[2:]):
+    config = Config(depth=depth, width=6, steps=1000, activation="tanh",
+                    init="xavier_uniform")
+    trainer = Trainer(config)
+    history = RunHistory(config, trainer.layer_names, trainer.probe.inactive_kind)
+    for _ in range(3):
+        history.append(trainer.run_block(10))
+    save_run(history, f"{folder}/depth{depth}.npz")
+"""
+SAVED_DEPTHS = (2, 12, 40, 5, 60)
+
+
+@pytest.fixture(scope="session")
+def saved_runs(tmp_path_factory) -> dict[int, str]:
+    """Small runs of several depths, made by the real Trainer and saved with save_run (in a
+    subprocess: the GUI's test process keeps torch out, as the app does)."""
+    folder = tmp_path_factory.mktemp("runs")
+    subprocess.run([sys.executable, "-c", MAKE_RUNS, str(folder),
+                    *map(str, SAVED_DEPTHS)], check=True, timeout=300)
+    return {d: str(folder / f"depth{d}.npz") for d in SAVED_DEPTHS}

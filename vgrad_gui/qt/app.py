@@ -8,11 +8,9 @@ import signal
 import socket
 import sys
 import time
-import traceback
-from types import TracebackType
 
 from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.spec import Config
@@ -42,7 +40,6 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
     launched = time.monotonic()
     app = make_app()
     window = MainWindow(config=config, preset=preset, run=run, run_path=run_path)
-    _install_excepthook(window)
     wakeup = _install_signal_handlers(app, window)
     if fullscreen:
         window.showFullScreen()
@@ -104,23 +101,3 @@ def _install_signal_handlers(app: QApplication, window: MainWindow) -> object:
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     return (read, write, notifier)
-
-
-def _install_excepthook(window: MainWindow) -> None:
-    """An unexpected error in the GUI shows a message; the app goes on."""
-
-    def hook(kind: type[BaseException], value: BaseException,
-             tb: TracebackType | None) -> None:
-        details = "".join(traceback.format_exception(kind, value, tb))
-        print(details, file=sys.stderr)
-        if isinstance(value, KeyboardInterrupt):
-            window.close()
-            return
-        box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong",
-                          f"{kind.__name__}: {value}\n\nThe app is still running; if a view "
-                          "looks wrong, reset the run.", QMessageBox.StandardButton.Ok, window)
-        box.setDetailedText(details)
-        box.setModal(False)
-        box.open()
-
-    sys.excepthook = hook

@@ -30,7 +30,7 @@ from vgrad_gui.core.diagnose import describe_layers
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.runfile import RunFileError, load_run, run_arrays, write_arrays
 from vgrad_gui.core.spec import Config, ConfigError
-from vgrad_gui.qt import theme
+from vgrad_gui.qt import errors, theme
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.plots.banner import DiagnosisBanner
 from vgrad_gui.qt.plots.base import View
@@ -70,6 +70,8 @@ class MainWindow(QMainWindow):
         self._worker_started = False
         self._closing = False
         self.last_message: QMessageBox | None = None
+        # An exception in any slot shows a message; the app goes on.
+        self.errors = errors.install(self)
         self.setWindowTitle("vgrad_gui")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks

@@ -20,6 +20,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.guard import guarded_paint_event
 
 
 class PaintedText(QWidget):
@@ -62,6 +63,7 @@ class PaintedText(QWidget):
         return QSize(self.fontMetrics().horizontalAdvance(self._text[:40]) + 8,
                      self.height())
 
+    @guarded_paint_event
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setPen(self._colour)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.guard import guarded_paint_event
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 
@@ -99,7 +100,16 @@ class PlotView(View):
         self.note.setVisible(bool(text))
 
 
-class TimedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
+class GuardedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
+    """A pyqtgraph layout whose paint never raises (see qt/guard.py): a failure draws a
+    note instead."""
+
+    @guarded_paint_event
+    def paintEvent(self, ev: QPaintEvent) -> None:
+        super().paintEvent(ev)
+
+
+class TimedGraphicsLayoutWidget(GuardedGraphicsLayoutWidget):
     """Tells the session when it has painted (for the step-to-pixel latency figure)."""
 
     def __init__(self, session: TrainingSession) -> None:

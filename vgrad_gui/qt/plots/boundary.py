@@ -11,7 +11,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QStackedLayout, QWidget
 
 from vgrad_gui.core import worker as w
-from vgrad_gui.qt.plots.base import View, no_data_label, style_plot
+from vgrad_gui.qt.plots.base import (
+    GuardedGraphicsLayoutWidget,
+    View,
+    no_data_label,
+    style_plot,
+)
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
@@ -26,7 +31,7 @@ class BoundaryView(View):
     def __init__(self, session: TrainingSession) -> None:
         super().__init__(session)
         self.stack = QStackedLayout(self)
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = GuardedGraphicsLayoutWidget()
         self.plot = self.graphics.addPlot()
         style_plot(self.plot)
         self.plot.setAspectLocked(True)

@@ -47,9 +47,16 @@ class FlowBarsView(PlotView):
         n = info.history.n_layers
         self.layer_axis.configure(n)
         self.colours = [pg.mkBrush(c) for c in theme.depth_colours(n)]
-        self.bars.setOpts(x=np.arange(n) + 0.5, height=np.zeros(n), y0=np.zeros(n))
+        self._empty(n)
         self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
         self._y_range = None
+        self.reference.hide()
+
+    def _empty(self, n: int) -> None:
+        # Every per-bar option is set together, always of length n: n bars with the brushes
+        # of a shallower run made pyqtgraph raise IndexError while painting (a crash).
+        self.bars.setOpts(x=np.arange(n) + 0.5, height=np.zeros(n), y0=np.zeros(n),
+                          brushes=list(self.colours), pens=None, width=0.8)
 
     def refresh(self) -> None:
         if self.info is None:
@@ -57,8 +64,8 @@ class FlowBarsView(PlotView):
         h = self.info.history
         _, rows = h.steps.raw(h.cols("steps", "grad_norm"))
         n = h.n_layers
-        if len(rows) == 0:
-            self.bars.setOpts(x=np.arange(n) + 0.5, height=np.zeros(n), y0=np.zeros(n))
+        if len(rows) == 0 or rows.shape[1] != n or len(self.colours) != n:
+            self._empty(n)
             return
         recent = rows[-RECENT:].astype(np.float64)
         norms = recent.mean(0) if np.isfinite(recent[-1]).all() else recent[-1]
@@ -75,7 +82,7 @@ class FlowBarsView(PlotView):
         brushes = [self.colours[i] if finite[i] else pg.mkBrush(theme.NONFINITE)
                    for i in range(n)]
         self.bars.setOpts(x=np.arange(n) + 0.5, height=heights, y0=np.full(n, base),
-                          brushes=brushes, width=0.8)
+                          brushes=brushes, pens=None, width=0.8)
         if finite[-1]:
             self.reference.setPos(float(logs[-1]))
             self.reference.show()

@@ -81,6 +81,8 @@ class GradientLinesView(PlotView):
         self.bins = AlignedBins(info.history.steps, info.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
+        self._logs = self._x = None  # the hover reads them: never the old run's columns
+        self.hover.hide()
         self.show_note("" if n <= MAX_CURVES else
                        f"Showing {len(self.layers)} of {n} layers, evenly spaced; the heatmap "
                        "shows all of them.")

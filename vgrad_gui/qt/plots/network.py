@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QToolTip
 
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.guard import guarded_paint_event
 from vgrad_gui.qt.plots.base import View
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
@@ -42,7 +43,9 @@ class NetworkDiagramView(View):
     def on_run(self, info: RunInfo) -> None:
         cfg = info.config
         self.layer_names = info.history.layer_names
-        self.widths = [info.input_dim] + [cfg.width] * cfg.depth + [info.n_classes]
+        # From the recorded layers, not the config: a run file's config may disagree.
+        hidden = max(0, len(self.layer_names) - 1)
+        self.widths = [info.input_dim] + [cfg.width] * hidden + [info.n_classes]
         self.residual = cfg.residual
         self.norm_kind = cfg.norm
         self.norms = np.full(len(self.layer_names), np.nan)
@@ -108,6 +111,7 @@ class NetworkDiagramView(View):
         c.setAlphaF(alpha_floor + (1 - alpha_floor) * level)
         return c
 
+    @guarded_paint_event
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(theme.BACKGROUND))
