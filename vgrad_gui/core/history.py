@@ -282,22 +282,29 @@ class Series:
     # -- state for the run file ---------------------------------------------------------
     def load_records(self, first: np.ndarray, last: np.ndarray, count: np.ndarray,
                      mean: np.ndarray, mn: np.ndarray, mx: np.ndarray, n_decimated: int) -> None:
-        """Restore from ``records()`` output (used by the run-file reader)."""
+        """Restore from ``records()`` output (used by the run-file reader, which has checked
+        the shapes and step order)."""
         nd = n_decimated
-        if nd > self.coarse_capacity:
+        if nd > self.coarse_capacity + 1:
             raise ValueError("more decimated records than a history holds")
-        if nd:
-            self._push(mn[:nd].astype(np.float32), mx[:nd].astype(np.float32),
-                       mean[:nd].astype(np.float32), count[:nd].astype(np.int64),
-                       first[:nd].astype(np.int64), last[:nd].astype(np.int64))
-            self.span = int(count[:nd].max())
         raw_rows = mean[nd:].astype(np.float32)
-        raw_steps = last[nd:].astype(np.int64)
         if len(raw_rows) > self.raw_keep + self.raw_chunk:
             raise ValueError("more full-resolution rows than a history holds")
+        # A full history saves its partly filled bucket as one more record: it is pending.
+        pushed = min(nd, self.coarse_capacity)
+        if pushed:
+            self._push(mn[:pushed].astype(np.float32), mx[:pushed].astype(np.float32),
+                       mean[:pushed].astype(np.float32), count[:pushed].astype(np.int64),
+                       first[:pushed].astype(np.int64), last[:pushed].astype(np.int64))
+            self.span = int(count[:pushed].max())
+        if nd > pushed:
+            c = int(count[pushed])
+            self._pending = (mn[pushed].astype(np.float32), mx[pushed].astype(np.float32),
+                             mean[pushed].astype(np.float64) * c, c, int(first[pushed]),
+                             int(last[pushed]))
         self._ensure_raw(len(raw_rows))
         self._raw[: len(raw_rows)] = raw_rows
-        self._raw_steps[: len(raw_rows)] = raw_steps
+        self._raw_steps[: len(raw_rows)] = last[nd:].astype(np.int64)
         self._n_raw = len(raw_rows)
         self.total_rows = int(count.sum())
         self.version += 1

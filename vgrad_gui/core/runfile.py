@@ -1,52 +1,117 @@
 """Run files: a RunHistory saved as a plain ``.npz`` archive, read back without pickle.
 
-Layout (every array readable with ``numpy.load(path, allow_pickle=False)``):
+Layout, format version 2 (every array readable with ``numpy.load(path, allow_pickle=False)``;
+"layers" = every Linear layer, input side first, output last; "hidden" = every hidden layer):
 
-- ``step`` int64 [records]: the step each record ends at (layer 0 nearest the input)
-- ``grad_norm``, ``bias_grad_norm`` float32 [records, layers]; ``loss``, ``accuracy`` [records]
+- ``step`` int64 [records]: the step each record ends at (steps are counted from 1)
 - ``record_steps`` int64 [records]: how many steps each record covers (1 at full resolution;
   more for the decimated records, which come first and hold means)
-- ``grad_norm_min`` / ``grad_norm_max`` (and likewise for every channel) [decimated, ...]:
-  the min and max of the decimated records, so spikes survive
-- ``probe_step``, ``act_mean``, ``act_std``, ``inactive_fraction`` [probes, hidden layers],
-  ``update_ratio`` [probes, layers], ``probe_record_steps``: the heavier statistics
-- ``eval_step``, ``test_loss``, ``test_accuracy``, ``eval_record_steps``: held-out metrics
+- ``first_step`` int64 [decimated]: the first step of each decimated record
+- ``grad_norm``, ``bias_grad_norm`` float32 [records, layers]; ``loss``, ``accuracy`` [records]
+- ``<channel>_min`` / ``<channel>_max`` for every channel [decimated, ...]: the min and max of
+  each decimated record, so spikes survive
+- ``probe_step``, ``probe_record_steps``, ``probe_first_step``: the same for the probe table:
+  ``act_mean``, ``act_std``, ``inactive_fraction`` [probes, hidden], ``update_ratio``,
+  ``signal_std``, ``backprop_grad`` [probes, layers] (the last two new in version 2)
+- ``eval_step``, ``eval_record_steps``, ``eval_first_step``: ``test_loss``, ``test_accuracy``
 - ``meta``: a 0-d unicode array holding JSON: format, format_version, config, layer_names,
-  inactive_kind, and counts of decimated records per table.
+  inactive_kind, decimated_records (per table), first_nonfinite_step, extra.
+
+Channels of width kind "one" are stored as vectors, every other channel as a matrix. The
+channels come from ``records.TABLES``; a channel added after version 1 is listed in
+``ADDED_IN``, and files older than that load it as NaN.
+
+Reading never trusts the file: the archive directory, every member's flags, compression and
+declared size, and every ``.npy`` header's dtype and shape are checked against what the meta
+and the channel layout allow before any data is read, and the values are checked against what
+a run can record. Anything else is a RunFileError naming the file and the array.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
+import struct
 import tempfile
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from vgrad_gui import __version__
-from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.history import RunHistory, Series
+from vgrad_gui.core.records import TABLES
 from vgrad_gui.core.spec import Config, ConfigError
 
 FORMAT = "vgrad-gui run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# The format version that introduced each channel added after version 1.
+ADDED_IN = {"signal_std": 2, "backprop_grad": 2}
 _PREFIX = {"steps": "", "probes": "probe_", "evals": "eval_"}
+
+# What a channel can hold: (lowest, highest); NaN always passes (a run that diverged records
+# NaN). Channels not listed may hold any value.
+_INF = math.inf
+VALUE_RANGE: dict[str, tuple[float, float]] = {
+    "grad_norm": (0, _INF), "bias_grad_norm": (0, _INF), "loss": (0, _INF),
+    "accuracy": (0, 1), "act_std": (0, _INF), "inactive_fraction": (0, 1),
+    "update_ratio": (0, _INF), "signal_std": (0, _INF), "backprop_grad": (0, _INF),
+    "test_loss": (0, _INF), "test_accuracy": (0, 1),
+}
+
+# Limits. The largest run a history holds (201 layers, every table full) is ~60 MB of arrays.
+MAX_FILE_BYTES = 256 << 20
+MAX_LOAD_BYTES = 256 << 20  # default budget of array bytes one load may decode
+MAX_MEMBERS = 256
+MAX_DIRECTORY_BYTES = 1 << 20
+MAX_NPY_HEADER = 4096
+MAX_META_CHARS = 1 << 18
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 30
+MAX_STEP = 2**53  # steps stay exact as float64 (views use float x)
+MAX_NAME = 64
+# Flag bits a run file may use: deflate options, data descriptor, UTF-8 names. Anything else
+# (encryption, patched data, strong encryption, masked directory) is refused.
+_ALLOWED_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# Whatever a damaged archive or .npy header can make zipfile, zlib, numpy or json raise.
+_DECODE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError,
+                  ValueError, TypeError, OverflowError, RecursionError, MemoryError,
+                  NotImplementedError, RuntimeError, SyntaxError, KeyError, IndexError,
+                  struct.error, SystemError)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 class RunFileError(ValueError):
-    """A run file cannot be read; the message names the file and what is wrong."""
+    """A run file cannot be read; the message (one line) names the file and what is wrong."""
 
     def __init__(self, path: str | Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
+        super().__init__(f"{_one_line(str(path), 200)}: {_one_line(problem)}")
         self.path = str(path)
         self.problem = problem
 
 
+# -- writing ----------------------------------------------------------------------------------
+
 def save_run(history: RunHistory, path: str | Path, compress: bool = True) -> Path:
     """Write atomically (a temporary file, then rename), so a crash never leaves half a file."""
     return write_arrays(run_arrays(history), path, compress)
+
+
+def _stored_as_vector(kind: str, width: int, version: int) -> bool:
+    # Version 1 stored every width-1 channel as a vector except the per-layer ones.
+    return kind == "one" or (version == 1 and width == 1 and kind != "layers")
 
 
 def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
@@ -60,11 +125,12 @@ def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
         decimated[table] = nd
         arrays[f"{prefix}step"] = rec["last"]
         arrays[f"{prefix}record_steps"] = rec["count"]
+        kinds = dict(TABLES[table])
         for name, width in history.layouts[table]:
             cols = history.cols(table, name)
             mean = rec["mean"][:, cols].astype(np.float32)
             mn, mx = rec["min"][:nd, cols], rec["max"][:nd, cols]
-            if width == 1 and name not in ("grad_norm", "bias_grad_norm", "update_ratio"):
+            if _stored_as_vector(kinds[name], width, FORMAT_VERSION):
                 mean, mn, mx = mean[:, 0], mn[:, 0], mx[:, 0]
             arrays[name] = mean
             arrays[f"{name}_min"] = mn
@@ -86,9 +152,29 @@ def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (changing it, even
+    for a moment, races with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # The most restrictive value while it is swapped, so a racing thread errs on the safe side.
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
+
+
 def write_arrays(arrays: dict[str, np.ndarray], path: str | Path, compress: bool = True
                  ) -> Path:
-    """Write a snapshot from ``run_arrays`` (safe to call from another thread)."""
+    """Write a snapshot from ``run_arrays`` (safe to call from another thread).
+
+    The file gets the mode a plain ``open`` would give (0666 less the umask): ``mkstemp``
+    alone makes it 0600 whatever the umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".vgrad-", suffix=".npz", dir=path.parent)
@@ -98,6 +184,10 @@ def write_arrays(arrays: dict[str, np.ndarray], path: str | Path, compress: bool
                 np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
             else:
                 np.savez(fh, **arrays)  # type: ignore[arg-type]
+            fh.flush()
+            os.fsync(fh.fileno())
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -105,120 +195,421 @@ def write_arrays(arrays: dict[str, np.ndarray], path: str | Path, compress: bool
     return path
 
 
-def load_run(path: str | Path) -> RunHistory:
-    """Read a run file completely and check it, or raise RunFileError; never half-loaded."""
-    path = Path(path)
-    if not path.exists():
-        raise RunFileError(path, "no such file")
-    if path.is_dir():
-        raise RunFileError(path, "is a directory, not a run file")
+# -- reading: the archive -----------------------------------------------------------------
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open without blocking (a FIFO would block a plain open) and only a regular file."""
     try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise RunFileError(path, "no such file") from None
+    except IsADirectoryError:
+        raise RunFileError(path, "is a directory, not a run file") from None
     except OSError as exc:
         raise RunFileError(path, f"cannot be read ({exc.strerror})") from None
-    if magic != b"PK\x03\x04":
-        raise RunFileError(path, "not a run file (a run file is a .npz archive, as written by "
-                           "'vgrad-gui record' or File > Save run)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, EOFError):
-        raise RunFileError(path, "not a run file (not a readable .npz archive; damaged or "
-                           "truncated?)") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise RunFileError(path, "holds pickled objects, which are never loaded") from None
-        raise RunFileError(path, f"damaged archive ({exc})") from None
-    except (OSError, zipfile.LargeZipFile, KeyError) as exc:
-        raise RunFileError(path, f"cannot be read ({exc})") from None
-    if not isinstance(arrays, dict) or "meta" not in arrays:
-        raise RunFileError(path, "not a vgrad-gui run file (no 'meta' entry)")
-    return _build(path, arrays)
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise RunFileError(path, "is a directory, not a run file")
+        if not stat.S_ISREG(st.st_mode):
+            raise RunFileError(path, "is not a regular file (a run file is a .npz archive)")
+        if st.st_size > MAX_FILE_BYTES:
+            raise RunFileError(path, f"is {st.st_size / 2**20:.0f} MiB; run files are at most "
+                               f"{MAX_FILE_BYTES >> 20} MiB")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
-def _build(path: Path, arrays: dict[str, np.ndarray]) -> RunHistory:
-    meta_arr = arrays["meta"]
-    if meta_arr.shape != () or meta_arr.dtype.kind != "U":
-        raise RunFileError(path, "'meta' must be a JSON string")
+_NOT_A_RUN = ("not a run file (a run file is a .npz archive, as written by 'vgrad-gui record' "
+              "or File > Save run)")
+_DAMAGED = "not a run file (not a readable .npz archive; damaged or truncated?)"
+
+
+def _check_directory(path: Path, fh: IO[bytes]) -> None:
+    """Bound what zipfile will parse, by reading the end record the way zipfile finds it."""
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(0)
+    if fh.read(4) != b"PK\x03\x04":
+        raise RunFileError(path, _NOT_A_RUN)
+    tail_len = min(size, 22 + 65535)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    pos = len(tail) - 22
+    if pos < 0 or tail[pos : pos + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
+        pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or len(tail) - pos < 22:
+        raise RunFileError(path, _DAMAGED)
+    fields = struct.unpack("<4s4H2LH", tail[pos : pos + 22])
+    n_entries, dir_size = fields[4], fields[5]
+    if pos >= 20 and tail[pos - 20 : pos - 16] == b"PK\x06\x07":
+        raise RunFileError(path, "uses a ZIP64 directory, which run files never need")
+    if n_entries > MAX_MEMBERS or dir_size > MAX_DIRECTORY_BYTES:
+        raise RunFileError(path, f"has {n_entries} entries ({dir_size} bytes of directory); "
+                           f"a run file has at most {MAX_MEMBERS}")
+    fh.seek(0)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+@dataclass
+class _Want:
+    """What an array must be: dtype kinds, and either a shape (and an older, equivalent one)
+    or, for a step vector, a maximum length."""
+
+    kinds: str
+    shape: tuple[int, ...] | None
+    legacy_shape: tuple[int, ...] | None = None
+    max_len: int = 0
+    max_itemsize: int = 8
+
+
+_KIND_WORDS = {"iu": "integers", "fiu": "numbers", "U": "text"}
+
+
+class _Archive:
+    """The members of one run file, each read only when asked for, every size checked first."""
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile, budget: int) -> None:
+        self.path = path
+        self.zf = zf
+        self.budget = budget
+        self.members: dict[str, list[zipfile.ZipInfo]] = {}
+        for info in zf.infolist():
+            if info.filename.endswith(".npy"):
+                self.members.setdefault(info.filename[:-4], []).append(info)
+
+    def error(self, key: str, problem: str) -> RunFileError:
+        return RunFileError(self.path, f"array '{key}' {problem}")
+
+    def has(self, key: str) -> bool:
+        return key in self.members
+
+    def _info(self, key: str) -> zipfile.ZipInfo:
+        infos = self.members.get(key)
+        if not infos:
+            raise RunFileError(self.path, f"missing array '{key}'")
+        if len(infos) > 1:
+            raise self.error(key, "is stored twice in the archive")
+        info = infos[0]
+        if info.flag_bits & 0x1:
+            raise self.error(key, "is encrypted; run files are never encrypted")
+        if info.flag_bits & ~_ALLOWED_FLAGS:
+            raise self.error(key, f"uses zip features a run file never has (flags "
+                             f"0x{info.flag_bits:04x})")
+        if info.compress_type not in _METHODS:
+            raise self.error(key, f"uses compression method {info.compress_type}; run files "
+                             "use only stored or deflated members")
+        return info
+
+    def array(self, key: str, want: _Want) -> np.ndarray:
+        info = self._info(key)
+        n_max = want.max_len if want.shape is None else math.prod(want.shape)
+        limit = MAX_NPY_HEADER + want.max_itemsize * n_max
+        if info.file_size > limit:
+            raise self.error(key, f"declares {info.file_size} bytes; at most {limit} fit its "
+                             "expected shape")
+        if info.file_size > self.budget:
+            raise self.error(key, "would take the load past its memory budget")
+        try:
+            with self.zf.open(info) as fh:
+                dtype, fortran, shape, header_end = self._header(key, fh, want)
+                nbytes = math.prod(shape) * dtype.itemsize
+                if info.file_size != header_end + nbytes:
+                    raise self.error(key, f"declares {info.file_size} bytes but its header "
+                                     f"describes {header_end + nbytes}")
+                data = fh.read(nbytes)
+                if len(data) != nbytes:
+                    raise self.error(key, "is truncated")
+                fh.read(1)  # reaching the end makes zipfile check the CRC
+        except RunFileError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise self.error(key, f"cannot be decoded (damaged: {_describe(exc)})") from None
+        self.budget -= nbytes
+        if dtype.kind == "U":
+            return self._text(key, data, dtype)
+        arr = np.frombuffer(data, dtype)
+        arr = arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+        return arr.reshape(want.shape) if want.shape is not None else arr
+
+    def _header(self, key: str, fh: IO[bytes], want: _Want
+                ) -> tuple[np.dtype, bool, tuple[int, ...], int]:
+        version = npy_format.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):
+            raise self.error(key, f"has .npy format version {version}; run files use 1.0 "
+                             "or 2.0")
+        read = (npy_format.read_array_header_1_0 if version == (1, 0)
+                else npy_format.read_array_header_2_0)
+        try:
+            shape, fortran, dtype = read(fh, max_header_size=MAX_NPY_HEADER)
+        except Exception as exc:
+            # numpy parses the header with tokenize and ast, whose errors vary by version;
+            # whatever they raise, the header is garbage.
+            raise self.error(key, f"has a garbage .npy header ({_describe(exc)})") from None
+        if dtype.hasobject:
+            raise self.error(key, "holds pickled objects, which are never loaded")
+        if dtype.kind not in want.kinds or dtype.itemsize > want.max_itemsize:
+            raise self.error(key, f"has type {dtype}, expected {_KIND_WORDS[want.kinds]}")
+        if want.shape is None:
+            ok = len(shape) == 1 and shape[0] <= want.max_len
+            expected = f"a vector of at most {want.max_len}"
+        else:
+            ok = shape in (want.shape, want.legacy_shape)
+            expected = str(want.shape)
+        if not ok:
+            raise self.error(key, f"has shape {shape}, expected {expected}")
+        return dtype, bool(fortran), shape, fh.tell()
+
+    def _text(self, key: str, data: bytes, dtype: np.dtype) -> np.ndarray:
+        codec = "utf-32-be" if dtype.byteorder == ">" else "utf-32-le"
+        try:
+            text = data.decode(codec).rstrip("\0")
+        except UnicodeDecodeError:
+            raise self.error(key, "holds characters that are not valid Unicode") from None
+        return np.array(text)
+
+
+# -- reading: meta ----------------------------------------------------------------------------
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+class _TooLong(ValueError):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _TooLong(f"a number with {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _json_depth(text: str) -> int:
+    skeleton = _JSON_STRING.sub('""', text).encode("ascii", "replace")
+    b = np.frombuffer(skeleton, np.uint8)
+    delta = (np.isin(b, (ord("["), ord("{"))).astype(np.int32)
+             - np.isin(b, (ord("]"), ord("}"))))
+    return int(np.cumsum(delta).max()) if len(delta) else 0
+
+
+def _parse_meta(path: Path, text: str) -> dict[str, Any]:
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise RunFileError(path, f"'meta' nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        meta = json.loads(str(meta_arr))
+        meta = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
         raise RunFileError(path, f"'meta' is not valid JSON ({exc.msg})") from None
+    except _TooLong as exc:
+        raise RunFileError(path, f"'meta' holds {exc}") from None
+    except (ValueError, RecursionError, OverflowError) as exc:
+        raise RunFileError(path, f"'meta' is not valid JSON ({_describe(exc)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise RunFileError(path, "not a vgrad-gui run file (meta.format is not "
-                           f"'{FORMAT}')")
+        raise RunFileError(path, f"not a vgrad-gui run file (meta.format is not '{FORMAT}')")
+    try:
+        json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        raise RunFileError(path, "'meta' holds text that is not valid Unicode") from None
+    return meta
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short_text(value: Any, limit: int) -> bool:
+    return isinstance(value, str) and len(value) <= limit and value.isprintable()
+
+
+@dataclass
+class _Meta:
+    version: int
+    config: Config
+    names: list[str]
+    kind: str
+    decimated: dict[str, Any]
+    nonfinite: Any
+    extra: dict[str, Any]
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> _Meta:
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise RunFileError(path, f"format version {version!r} is not supported (this "
-                           f"vgrad-gui reads versions 1 to {FORMAT_VERSION})")
+    if (not isinstance(version, int) or isinstance(version, bool)
+            or not 1 <= version <= FORMAT_VERSION):
+        raise RunFileError(path, f"format version {_one_line(repr(version), 40)} is not "
+                           f"supported (this vgrad-gui reads versions 1 to {FORMAT_VERSION})")
     try:
         config = Config.from_dict(meta.get("config"))
     except ConfigError as exc:
         raise RunFileError(path, f"its config is invalid: {exc}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise RunFileError(path, f"its config is invalid: {_describe(exc)}") from None
     names = meta.get("layer_names")
-    if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
-            or len(names) != config.depth + 1):
-        raise RunFileError(path, "meta.layer_names must list depth + 1 layer names")
+    if (not isinstance(names, list) or len(names) != config.depth + 1
+            or not all(_short_text(n, MAX_NAME) for n in names)):
+        raise RunFileError(path, "meta.layer_names must list depth + 1 layer names (printable, "
+                           f"at most {MAX_NAME} characters each)")
     kind = meta.get("inactive_kind", "")
+    if not _short_text(kind, MAX_NAME):
+        raise RunFileError(path, "meta.inactive_kind must be a short name")
     decimated = meta.get("decimated_records", {})
     if not isinstance(decimated, dict):
         raise RunFileError(path, "meta.decimated_records must be an object")
     extra = meta.get("extra") or {}
-    history = RunHistory(config, names, kind if isinstance(kind, str) else "",
-                         extra if isinstance(extra, dict) else {})
-    for table, prefix in _PREFIX.items():
-        _load_table(path, arrays, history, table, prefix, decimated.get(table, 0))
-    nonfinite = meta.get("first_nonfinite_step")
-    history.first_nonfinite_step = nonfinite if isinstance(nonfinite, int) else None
-    return history
+    if not isinstance(extra, dict):
+        raise RunFileError(path, "meta.extra must be an object")
+    return _Meta(version, config, names, kind, decimated, meta.get("first_nonfinite_step"),
+                 extra)
 
 
-def _need(path: Path, arrays: dict[str, np.ndarray], key: str, kind: str,
-          shape: tuple[int, ...]) -> np.ndarray:
-    if key not in arrays:
-        raise RunFileError(path, f"missing array '{key}'")
-    arr = arrays[key]
-    if arr.dtype.kind not in kind:
-        raise RunFileError(path, f"array '{key}' has type {arr.dtype}, expected "
-                           + ("integers" if kind == "iu" else "numbers"))
-    if arr.shape != shape:
-        raise RunFileError(path, f"array '{key}' has shape {arr.shape}, expected {shape}")
-    return arr
+# -- reading: tables ------------------------------------------------------------------------
+
+def _capacity(series: Series) -> tuple[int, int]:
+    """(most decimated records, most full-resolution records) a series can save."""
+    # +1: a partly filled bucket is saved as one more decimated record.
+    return series.coarse_capacity + 1, series.raw_keep + series.raw_chunk
 
 
-def _load_table(path: Path, arrays: dict[str, np.ndarray], history: RunHistory, table: str,
-                prefix: str, n_decimated: Any) -> None:
-    steps = arrays.get(f"{prefix}step")
-    if steps is None:
-        raise RunFileError(path, f"missing array '{prefix}step'")
-    n = len(steps) if steps.ndim == 1 else -1
-    if n < 0:
-        raise RunFileError(path, f"array '{prefix}step' must be one-dimensional")
-    steps = _need(path, arrays, f"{prefix}step", "iu", (n,))
-    if n > 1 and (np.diff(steps) <= 0).any():
-        raise RunFileError(path, f"'{prefix}step' must increase")
-    if not isinstance(n_decimated, int) or not 0 <= n_decimated <= n:
-        raise RunFileError(path, f"meta.decimated_records.{table} is out of range")
-    nd = n_decimated
-    counts = _need(path, arrays, f"{prefix}record_steps", "iu", (n,))
-    if (counts < 1).any() or (counts[nd:] != 1).any():
-        raise RunFileError(path, f"'{prefix}record_steps' is inconsistent")
-    first = _need(path, arrays, f"{prefix}first_step", "iu", (nd,)) if nd else np.empty(0, np.int64)
-    width = sum(w for _, w in history.layouts[table])
-    mean = np.empty((n, width), np.float64)
-    mn = np.empty((nd, width), np.float32)
-    mx = np.empty((nd, width), np.float32)
-    for name, w in history.layouts[table]:
+def _integers(arc: _Archive, key: str, arr: np.ndarray, lowest: int) -> np.ndarray:
+    """Any integer dtype, as int64, if every value fits the range of a step count."""
+    if arr.size:
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < lowest:
+            raise arc.error(key, f"holds {lo}; its values start at {lowest}")
+        if hi > MAX_STEP:
+            raise arc.error(key, f"holds {hi}; its values are at most 2**53")
+    return arr.astype(np.int64)
+
+
+def _read_steps(arc: _Archive, series: Series, table: str, prefix: str, nd: Any
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(first, last, count) of every record, and how many are decimated, all consistent."""
+    max_dec, max_raw = _capacity(series)
+    key = f"{prefix}step"
+    last = _integers(arc, key, arc.array(key, _Want("iu", None, max_len=max_dec + max_raw)), 1)
+    n = len(last)
+    if not _is_int(nd) or not 0 <= nd <= min(n, max_dec) or n - nd > max_raw:
+        raise RunFileError(arc.path, f"meta.decimated_records.{table} is {_one_line(repr(nd))}"
+                           f"; with {n} records it must be 0 to {min(n, max_dec)} and leave at"
+                           f" most {max_raw} full-resolution records")
+    if n > 1 and (np.diff(last) <= 0).any():
+        i = int(np.argmax(np.diff(last) <= 0))
+        raise arc.error(key, f"must increase strictly (record {i + 1}: step {last[i + 1]} "
+                        f"after {last[i]})")
+    ckey = f"{prefix}record_steps"
+    count = _integers(arc, ckey, arc.array(ckey, _Want("iu", (n,))), 1)
+    if (count[nd:] != 1).any():
+        raise arc.error(ckey, "must be 1 for every full-resolution record")
+    first = last.copy()
+    if nd:
+        fkey = f"{prefix}first_step"
+        first[:nd] = _integers(arc, fkey, arc.array(fkey, _Want("iu", (nd,))), 1)
+        prev = np.r_[0, last[: nd - 1]]
+        if (first[:nd] > last[:nd]).any() or (first[:nd] <= prev).any():
+            raise arc.error(fkey, "is inconsistent: each decimated record must start after "
+                            "the previous one ends and end at or after it starts")
+        if (count[:nd] > last[:nd] - first[:nd] + 1).any():
+            raise arc.error(ckey, "counts more steps than a decimated record spans")
+    return first, last, count, nd
+
+
+def _check_values(arc: _Archive, key: str, name: str, values: np.ndarray,
+                  last: np.ndarray) -> None:
+    bounds = VALUE_RANGE.get(name)
+    if bounds is None or not values.size:
+        return
+    lo, hi = bounds
+    with np.errstate(invalid="ignore"):
+        bad = (values < lo) | (values > hi)
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        v = values[i][bad[i]][0]
+        allowed = f"{lo:g} to {hi:g}" if hi < _INF else f">= {lo:g}"
+        raise arc.error(key, f"holds {v:g} (record ending at step {last[i]}); allowed: "
+                        f"{allowed}, or NaN" + (" or +Inf" if hi == _INF else ""))
+
+
+def _read_channel(arc: _Archive, name: str, kind: str, width: int, version: int,
+                  last: np.ndarray, nd: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    vector = kind == "one"
+    legacy = _stored_as_vector(kind, width, version)
+    out = []
+    for key, rows in ((name, len(last)), (f"{name}_min", nd), (f"{name}_max", nd)):
+        shape = (rows, width)
+        want = _Want("fiu", shape[:1] if vector else shape, shape[:1] if legacy else None)
+        arr = arc.array(key, want).reshape(shape).astype(np.float64)
+        _check_values(arc, key, name, arr, last)
+        out.append(arr)
+    mean, mn, mx = out
+    with np.errstate(invalid="ignore"):
+        if (mn > mx).any():
+            raise arc.error(f"{name}_min", f"exceeds '{name}_max' in a decimated record")
+    return mean, mn, mx
+
+
+def _load_table(arc: _Archive, history: RunHistory, table: str, meta: _Meta) -> None:
+    prefix = _PREFIX[table]
+    series = history.table(table)
+    first, last, count, nd = _read_steps(arc, series, table, prefix,
+                                         meta.decimated.get(table, 0))
+    n = len(last)
+    mean = np.full((n, series.width), np.nan)
+    mn = np.full((nd, series.width), np.nan, np.float32)
+    mx = np.full((nd, series.width), np.nan, np.float32)
+    kinds = dict(TABLES[table])
+    for name, width in history.layouts[table]:
+        if meta.version < ADDED_IN.get(name, 1):
+            continue  # recorded only by later versions: stays NaN
         cols = history.cols(table, name)
-        as_vector = w == 1 and name not in ("grad_norm", "bias_grad_norm", "update_ratio")
-        shape: tuple[int, ...] = (n,) if as_vector else (n, w)
-        mean[:, cols] = _need(path, arrays, name, "fiu", shape).reshape(n, w)
-        dshape: tuple[int, ...] = (nd,) if as_vector else (nd, w)
-        mn[:, cols] = _need(path, arrays, f"{name}_min", "fiu", dshape).reshape(nd, w)
-        mx[:, cols] = _need(path, arrays, f"{name}_max", "fiu", dshape).reshape(nd, w)
-    first_all = np.concatenate([first, steps[nd:]])
+        mean[:, cols], mn[:, cols], mx[:, cols] = _read_channel(
+            arc, name, kinds[name], width, meta.version, last, nd)
     try:
-        history.table(table).load_records(first_all, steps, counts, mean, mn, mx, nd)
+        series.load_records(first, last, count, mean, mn, mx, nd)
     except ValueError as exc:
-        raise RunFileError(path, f"table '{table}': {exc}") from None
+        raise RunFileError(arc.path, f"table '{table}': {exc}") from None
+
+
+def _check_runs_inside(path: Path, history: RunHistory, nonfinite: Any) -> None:
+    end = history.step
+    for table in ("probes", "evals"):
+        last = history.table(table).last_step
+        if last is not None and last > end:
+            raise RunFileError(path, f"array '{_PREFIX[table]}step' holds step {last}, after "
+                               f"the run's last step ({end})")
+    if nonfinite is not None and (not _is_int(nonfinite) or not 1 <= nonfinite <= end):
+        raise RunFileError(path, f"meta.first_nonfinite_step is {_one_line(repr(nonfinite), 40)}"
+                           f"; it must be null or a step of the run (1 to {end})")
+
+
+def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
+    """Read a run file completely and check it, or raise RunFileError; never half-loaded.
+
+    At most ``max_bytes`` of array data is decoded. Safe to call from any thread: it shares
+    no state with other calls.
+    """
+    path = Path(path)
+    with _open_regular(path) as fh:
+        try:
+            _check_directory(path, fh)
+            zf = zipfile.ZipFile(fh)
+        except RunFileError:
+            raise
+        except _DECODE_ERRORS:
+            raise RunFileError(path, _DAMAGED) from None
+        with zf:
+            arc = _Archive(path, zf, max_bytes)
+            if not arc.has("meta"):
+                raise RunFileError(path, "not a vgrad-gui run file (no 'meta' entry)")
+            meta_arr = arc.array("meta", _Want("U", (), max_itemsize=4 * MAX_META_CHARS))
+            meta = _check_meta(path, _parse_meta(path, str(meta_arr)))
+            history = RunHistory(meta.config, meta.names, meta.kind, meta.extra)
+            for table in _PREFIX:
+                _load_table(arc, history, table, meta)
+    _check_runs_inside(path, history, meta.nonfinite)
+    history.first_nonfinite_step = meta.nonfinite
+    return history
