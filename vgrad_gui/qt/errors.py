@@ -69,7 +69,7 @@ class ErrorReporter:
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.destroyed.connect(self._closed)
-        box.open()
+        box.show()  # show(), not open(): open() makes it window-modal
         self.box = box
 
     def _closed(self) -> None:

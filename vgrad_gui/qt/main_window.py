@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
             box.setDetailedText(details)
         box.setModal(False)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        box.show()  # not open(): open() makes it window-modal
         self.last_message = box
         return box
 
