@@ -11,8 +11,11 @@ Bad input prints one clear message and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TextIO
@@ -24,10 +27,12 @@ from vgrad_gui.core.diagnose import diagnose, ratio_text
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.presets import all_presets, get_preset
 from vgrad_gui.core.runfile import RunFileError, load_run, save_run
-from vgrad_gui.core.spec import Config, ConfigError, load_config
+from vgrad_gui.core.spec import FIELD_BY_NAME, Config, ConfigError, load_config, one_line
 
+EXIT_FAILED = 1  # the run was recorded but could not be saved where asked
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
 SUBCOMMANDS = ("record", "summary", "presets", "gui")
 
 
@@ -55,9 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = rec.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", metavar="NAME", help="a preset (see 'vgrad-gui presets')")
     source.add_argument("--config", metavar="FILE", help="a JSON config file")
-    rec.add_argument("--steps", type=int, metavar="N", help="steps to train (default: the "
-                     "config's 'steps')")
-    rec.add_argument("--seed", type=int, metavar="S", help="override the config's seed")
+    # Plain text, checked by the config's own fields: one message names the range.
+    rec.add_argument("--steps", metavar="N", help="steps to train (default: the config's "
+                     "'steps')")
+    rec.add_argument("--seed", metavar="S", help="override the config's seed")
     rec.add_argument("-o", "--output", required=True, metavar="RUN.npz",
                      help="where to save the run")
     rec.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -86,16 +92,38 @@ def main(argv: list[str] | None = None) -> int:
         args_in = ["gui", *args_in]
     args = build_parser().parse_args(args_in)
     try:
-        if args.command == "record":
-            return cmd_record(args)
-        if args.command == "summary":
-            return cmd_summary(args)
-        if args.command == "presets":
-            return cmd_presets()
-        return cmd_gui(args)
+        status = dispatch(args)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
+        return status
     except (ConfigError, RunFileError, UsageError) as exc:
-        print(f"vgrad-gui: error: {exc}", file=sys.stderr)
+        error(str(exc))
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader left (| head -1): stop quietly. Point stdout at devnull so the flush at
+        # interpreter exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        error("out of memory; try a smaller depth, width, batch_size or samples")
+        return EXIT_FAILED
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "record":
+        return cmd_record(args)
+    if args.command == "summary":
+        return cmd_summary(args)
+    if args.command == "presets":
+        return cmd_presets()
+    return cmd_gui(args)
+
+
+def error(message: str) -> None:
+    print(f"vgrad-gui: error: {one_line(message)}", file=sys.stderr)
 
 
 def config_from_args(preset: str | None, config_file: str | None) -> Config:
@@ -107,34 +135,74 @@ def config_from_args(preset: str | None, config_file: str | None) -> Config:
 
 
 # -- record -------------------------------------------------------------------------------
-def cmd_record(args: argparse.Namespace) -> int:
+def record_config(args: argparse.Namespace) -> Config:
     config = config_from_args(args.preset, args.config)
     changes = {}
-    if args.steps is not None:
-        changes["steps"] = args.steps
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    if changes:
-        config = config.replace(**changes)
-    out = Path(args.output)
+    for key in ("steps", "seed"):
+        text = getattr(args, key)
+        if text is not None:
+            changes[key] = FIELD_BY_NAME[key].parse_text(text)
+    return config.replace(**changes) if changes else config
+
+
+def check_output(out: Path) -> None:
+    """Refuse, before training, a target that cannot be written: better a message now than a
+    lost run after an hour. Creating (and removing) a file there is the only sure test."""
     if out.is_dir():
         raise UsageError(f"{out} is a directory; give a file name such as {out / 'run.npz'}")
-    if not out.parent.exists():
-        raise UsageError(f"cannot write {out}: folder {out.parent} does not exist")
+    parent = out.parent
+    if not parent.exists():
+        raise UsageError(f"cannot write {out}: folder {parent} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {out}: {parent} is not a folder")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"cannot write {out}: it exists and is not a regular file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".vgrad-check-", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    config = record_config(args)
+    out = Path(args.output)
+    check_output(out)
+    from vgrad_gui.core.budget import check_budget
+
+    for warning in check_budget(config):
+        print(f"vgrad-gui: warning: {one_line(warning)}", file=sys.stderr)
 
     import torch  # imported here so 'summary' and 'presets' start fast
 
-    from vgrad_gui.core.records import RecordBlock
-    from vgrad_gui.core.trainer import Trainer, threads_for
+    from vgrad_gui.core.trainer import threads_for
 
     torch.set_num_threads(threads_for(config))
+    name = args.preset or Path(args.config).name
+    history, elapsed, stopped = train(config, name, quiet=args.quiet)
+    saved = save_or_fallback(history, out)
+    if saved is None:
+        return EXIT_FAILED
+    line = record_line(history, name, elapsed, saved)
+    if stopped:
+        print(f"{stopped}: saved the {history.step} steps done so far.\n{line}")
+        return EXIT_INTERRUPTED if stopped == "interrupted" else EXIT_FAILED
+    print(line)
+    return 0 if saved == out else EXIT_FAILED
+
+
+def train(config: Config, name: str, quiet: bool) -> tuple[RunHistory, float, str]:
+    """Train headless; returns the history, the seconds taken and why it stopped early ("" when
+    it ran to the end). What was recorded is kept whatever stops it."""
+    from vgrad_gui.core.records import RecordBlock
+    from vgrad_gui.core.trainer import Trainer
+
     trainer = Trainer(config)
     kind = trainer.probe.inactive_kind
-    name = args.preset or Path(args.config).name
     history = RunHistory(config, trainer.layer_names, kind, {"source": name})
-    progress = Progress(config.steps, sys.stderr, enabled=not args.quiet)
+    progress = Progress(config.steps, sys.stderr, enabled=not quiet)
     started = time.perf_counter()
-    interrupted = False
+    stopped = ""
 
     def on_block(block: RecordBlock) -> None:
         history.append(block)
@@ -145,10 +213,44 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         trainer.run(config.steps, on_block)
     except KeyboardInterrupt:
-        interrupted = True
+        stopped = "interrupted"
+    except MemoryError:
+        stopped = "out of memory"
+    except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError
+        if "out of memory" not in str(exc).lower():
+            raise
+        stopped = "out of memory"
     progress.close()
-    elapsed = time.perf_counter() - started
-    save_run(history, out)
+    return history, time.perf_counter() - started, stopped
+
+
+def save_or_fallback(history: RunHistory, out: Path) -> Path | None:
+    """Save to ``out``; if that fails (disk full, permission gone), to a new file in the temp
+    folder. Says where the run went on one line; None when it could be saved nowhere."""
+    try:
+        save_run(history, out)
+        return out
+    except (OSError, RunFileError) as exc:
+        first = _reason(exc)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    fallback = Path(tempfile.gettempdir()) / f"vgrad-run-{stamp}-{os.getpid()}.npz"
+    try:
+        save_run(history, fallback)
+    except (OSError, RunFileError) as exc:
+        error(f"the run of {history.step} steps could not be saved: {out}: {first}; "
+              f"{fallback}: {_reason(exc)}")
+        return None
+    error(f"could not save the run to {out} ({first}); saved it to {fallback} instead")
+    return fallback
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.strerror or errno.errorcode.get(exc.errno, str(exc))
+    return str(exc)
+
+
+def record_line(history: RunHistory, name: str, elapsed: float, out: Path) -> str:
     findings = diagnose(history)
     rate = history.step / elapsed if elapsed > 0 else 0.0
     loss = history.latest("steps", "loss")
@@ -163,11 +265,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         line += f"\n{findings[0].message}"
     if history.first_nonfinite_step is not None:
         line += f"\nstopped at step {history.step}: the gradients are no longer finite."
-    if interrupted:
-        print(f"interrupted: saved the {history.step} steps done so far.\n{line}")
-        return EXIT_INTERRUPTED
-    print(line)
-    return 0
+    return line
 
 
 class Progress:
