@@ -253,7 +253,7 @@ def _check_directory(path: Path, fh: IO[bytes]) -> None:
 
 def _describe(exc: BaseException) -> str:
     text = str(exc)
-    name = type(exc).__name__
+    name = "zlib.error" if isinstance(exc, zlib.error) else type(exc).__name__
     return f"{name}: {text}" if text else name
 
 
