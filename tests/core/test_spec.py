@@ -102,3 +102,19 @@ def test_any_input_is_either_valid_or_a_clear_config_error(data):
         for key, value in data.items():
             assert getattr(cfg, key) == value
         assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_one_line_escapes_control_characters_and_cuts():
+    from vgrad_gui.core.spec import one_line
+
+    assert one_line("a\nb\r\x00c\u2028") == "a\\nb\\r\\x00c\\u2028"
+    cut = one_line("x" * 1000, 50)
+    assert len(cut) == 50 and cut.endswith("...")
+
+
+def test_a_source_path_with_a_newline_stays_on_one_line(tmp_path):
+    path = tmp_path / "odd\nname.json"
+    path.write_text("{")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "\n" not in str(err.value) and "odd\\nname.json: not valid JSON" in str(err.value)
