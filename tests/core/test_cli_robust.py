@@ -299,3 +299,19 @@ def test_the_recorded_run_loads(tmp_path):
     assert _record_small(tmp_path, out) == 0
     with np.load(out, allow_pickle=False) as npz:
         assert npz["grad_norm"].shape == (5, 3)
+
+
+def test_running_out_of_memory_mid_run_keeps_the_steps_done(tmp_path, capsys, monkeypatch):
+    from vgrad_gui.core import trainer as trainer_module
+
+    real_run = trainer_module.Trainer.run
+
+    def run_then_fail(self, steps, on_block=None, block=16):
+        real_run(self, 3, on_block, block)
+        raise MemoryError
+
+    monkeypatch.setattr(trainer_module.Trainer, "run", run_then_fail)
+    out = tmp_path / "run.npz"
+    assert _record_small(tmp_path, out) == cli.EXIT_FAILED
+    assert "out of memory: saved the 3 steps done so far" in capsys.readouterr().out
+    assert load_run(out).step == 3
