@@ -340,16 +340,18 @@ def _activity(ctx: _Context) -> list[Finding]:
         return []
     worst = max(many, key=lambda i: frac[i])
     f = float(frac[worst])
+    assert ctx.probe is not None
+    at = f" at step {ctx.probe.step}" if ctx.probe.step != ctx.step else ""
     if kind == "dead":
         return [Finding(
             "dead", "error",
             f"dead ReLUs: in {describe_layers(many, n)} more than half the units output 0 for "
-            f"the whole batch (hidden layer {worst + 1}: {f:.0%}); dead units pass no "
+            f"the whole batch (hidden layer {worst + 1}: {f:.0%}{at}); dead units pass no "
             "gradient back.", tuple(many), f)]
     return [Finding(
         "saturated", "error",
         f"saturation: in {describe_layers(many, n)} more than half the units sit on the flat "
-        f"ends of the activation (hidden layer {worst + 1}: {f:.0%}), where its slope is "
+        f"ends of the activation (hidden layer {worst + 1}: {f:.0%}{at}), where its slope is "
         "nearly 0.", tuple(many), f)]
 
 
