@@ -388,6 +388,20 @@ def test_duplicate_members_and_oversized_directories(good, tmp_path):
     refused(crowded, "entries", "at most 256")
 
 
+def test_the_end_record_is_found_as_zipfile_finds_it(good, tmp_path, run):
+    commented = tmp_path / "comment.npz"
+    with zipfile.ZipFile(commented, "w") as zf:
+        for name, data in entries_of(good):
+            zf.writestr(name, data)
+        zf.comment = b"a comment after the end record " * 100
+    assert_same_records(run, load_run(commented))
+    data = good.read_bytes()
+    end = data.rfind(b"PK\x05\x06")
+    zip64 = tmp_path / "zip64.npz"
+    zip64.write_bytes(data[:end] + b"PK\x06\x07" + bytes(16) + data[end:])
+    refused(zip64, "ZIP64 directory")
+
+
 def test_a_deflate_bomb_in_a_used_member_is_bounded(good, tmp_path):
     # 300 float32 declared, ~100 MB of zeros behind them: the declared size gives it away.
     bomb = npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (300,), }",
@@ -557,6 +571,34 @@ def test_nan_and_inf_are_allowed_where_a_diverged_run_puts_them(good, tmp_path):
                     first_nonfinite_step=101)
     back = load_run(write_members(tmp_path / "nan.npz", new))
     assert back.first_nonfinite_step == 101
+
+
+def test_the_first_nonfinite_step_must_match_the_data(good, tmp_path):
+    arrays = members(good)
+    loss = arrays["loss"].copy()
+    loss[100] = np.inf
+    for claimed, fragment in ((None, "is null, but the first non-finite gradient norm or loss "
+                                     "is at step 101"),
+                              (50, "is 50, but the first non-finite gradient norm or loss is "
+                                   "at step 101")):
+        path = write_members(tmp_path / "nf.npz", with_meta({**arrays, "loss": loss},
+                                                            first_nonfinite_step=claimed))
+        refused(path, fragment)
+    path = write_members(tmp_path / "nf.npz", with_meta(arrays, first_nonfinite_step=7))
+    refused(path, "is 7, but the first non-finite gradient norm or loss is nowhere")
+
+
+def test_the_first_nonfinite_step_inside_a_decimated_record(tmp_path):
+    history = RunHistory(Config(depth=1, width=2), ["hidden 1", "output"])
+    rows = np.ones((13_000, history.steps.width))
+    rows[99, 0] = np.nan
+    history.extend("steps", np.arange(1, 13_001), rows)
+    path = save_run(history, tmp_path / "dec.npz")
+    assert load_run(path).first_nonfinite_step == 100
+    arrays = members(path)
+    moved = write_members(tmp_path / "moved.npz", with_meta(arrays, first_nonfinite_step=3000))
+    refused(moved, "is 3000, but the first non-finite gradient norm or loss is in the record "
+                   "of steps 100 to 100")
 
 
 def test_inconsistent_decimated_records(tmp_path):

@@ -47,7 +47,7 @@ from numpy.lib import format as npy_format
 
 from vgrad_gui import __version__
 from vgrad_gui.core.history import RunHistory, Series
-from vgrad_gui.core.records import TABLES
+from vgrad_gui.core.records import TABLES, first_nonfinite
 from vgrad_gui.core.spec import Config, ConfigError
 
 FORMAT = "vgrad-gui run"
@@ -233,12 +233,15 @@ def _check_directory(path: Path, fh: IO[bytes]) -> None:
     fh.seek(0)
     if fh.read(4) != b"PK\x03\x04":
         raise RunFileError(path, _NOT_A_RUN)
-    tail_len = min(size, 22 + 65535)
+    # zipfile looks at the last 22 bytes, then searches the last 64 KiB + 22 for the record;
+    # 20 bytes more hold a ZIP64 locator in front of it.
+    window = 22 + (1 << 16)
+    tail_len = min(size, window + 20)
     fh.seek(size - tail_len)
     tail = fh.read(tail_len)
     pos = len(tail) - 22
     if pos < 0 or tail[pos : pos + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
-        pos = tail.rfind(b"PK\x05\x06")
+        pos = tail.rfind(b"PK\x05\x06", max(0, len(tail) - window))
     if pos < 0 or len(tail) - pos < 22:
         raise RunFileError(path, _DAMAGED)
     fields = struct.unpack("<4s4H2LH", tail[pos : pos + 22])
@@ -418,6 +421,10 @@ def _parse_meta(path: Path, text: str) -> dict[str, Any]:
     return meta
 
 
+def _json(value: Any) -> str:
+    return "null" if value is None else _one_line(repr(value), 40)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -568,22 +575,49 @@ def _load_table(arc: _Archive, history: RunHistory, table: str, meta: _Meta) -> 
         cols = history.cols(table, name)
         mean[:, cols], mn[:, cols], mx[:, cols] = _read_channel(
             arc, name, kinds[name], width, meta.version, last, nd)
+    if table == "steps":
+        _check_nonfinite(arc.path, meta.nonfinite, history.n_layers, first, last, mean,
+                         (mn, mx), nd)
     try:
         series.load_records(first, last, count, mean, mn, mx, nd)
     except ValueError as exc:
         raise RunFileError(arc.path, f"table '{table}': {exc}") from None
 
 
-def _check_runs_inside(path: Path, history: RunHistory, nonfinite: Any) -> None:
+def _check_nonfinite(path: Path, claimed: Any, n_layers: int, first: np.ndarray,
+                     last: np.ndarray, mean: np.ndarray, extremes: tuple[np.ndarray, ...],
+                     nd: int) -> None:
+    """meta.first_nonfinite_step must be what ``records.first_nonfinite`` finds in the data
+    (within the decimated record that holds it, when that record is decimated), so every view
+    and the banner name the same step."""
+    end = int(last[-1]) if len(last) else 0
+    if claimed is not None and (not _is_int(claimed) or not 1 <= claimed <= end):
+        raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}"
+                           f"; it must be null or a step of the run (1 to {end})")
+    hits = [first_nonfinite(first[:nd], rows[:nd], n_layers) for rows in (mean, *extremes)]
+    decimated = [h for h in hits if h is not None]
+    if decimated:
+        lo = min(decimated)
+        hi = int(last[int(np.searchsorted(first[:nd], lo))])
+        if claimed is None or not lo <= claimed <= hi:
+            raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}, but the "
+                               "first non-finite gradient norm or loss is in the record of steps "
+                               f"{lo} to {hi}")
+        return
+    found = first_nonfinite(last[nd:], mean[nd:], n_layers)
+    if claimed != found:
+        where = "nowhere" if found is None else f"at step {found}"
+        raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}, but the "
+                           f"first non-finite gradient norm or loss is {where}")
+
+
+def _check_runs_inside(path: Path, history: RunHistory) -> None:
     end = history.step
     for table in ("probes", "evals"):
         last = history.table(table).last_step
         if last is not None and last > end:
             raise RunFileError(path, f"array '{_PREFIX[table]}step' holds step {last}, after "
                                f"the run's last step ({end})")
-    if nonfinite is not None and (not _is_int(nonfinite) or not 1 <= nonfinite <= end):
-        raise RunFileError(path, f"meta.first_nonfinite_step is {_one_line(repr(nonfinite), 40)}"
-                           f"; it must be null or a step of the run (1 to {end})")
 
 
 def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
@@ -610,6 +644,6 @@ def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
             history = RunHistory(meta.config, meta.names, meta.kind, meta.extra)
             for table in _PREFIX:
                 _load_table(arc, history, table, meta)
-    _check_runs_inside(path, history, meta.nonfinite)
+    _check_runs_inside(path, history)
     history.first_nonfinite_step = meta.nonfinite
     return history
