@@ -85,21 +85,6 @@ def test_an_exception_in_training_shows_a_dialog_and_the_app_goes_on(app, qtbot,
     window.close()
 
 
-def test_a_worker_that_dies_is_restarted(app, qtbot, tmp_path):
-    window = new_window(app, tmp_path)
-    failures = []
-    window.session.failed.connect(lambda *a: failures.append(a))
-    old = window.session.worker.process
-    os.kill(old.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: bool(failures), timeout=10_000)
-    assert "stopped unexpectedly" in failures[0][0]
-    qtbot.waitUntil(lambda: window.session.worker_info is not None
-                    and window.session.state == "ready", timeout=60_000)
-    window.step_once()
-    qtbot.waitUntil(lambda: window.session.info.history.step == 1, timeout=10_000)
-    window.close()
-
-
 def launch(tmp_path: Path, *args: str, platform: str = "offscreen",
            env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = dict(os.environ, QT_QPA_PLATFORM=platform, VGRAD_REPORT_STARTUP="1",

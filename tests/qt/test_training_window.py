@@ -136,14 +136,18 @@ def test_save_and_open_a_run(app, qtbot, window, tmp_path):
     path = tmp_path / "run.npz"
     assert window.save_run(str(path))
     assert window.session.info.saved_to == str(path)
-    assert window.open_run(str(path))
-    assert window.session.state == "viewing"
+    window.open_run(str(path))  # read in a thread: the window goes on meanwhile
+    assert "Opening run.npz" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: window.session.state == "viewing")
     assert window.session.info.history.step == 120
     assert window.builder.config().depth == SMALL.depth
     bad = tmp_path / "bad.npz"
     bad.write_text("not a run")
-    assert not window.open_run(str(bad))
+    shown = window.last_message
+    window.open_run(str(bad))
+    qtbot.waitUntil(lambda: window.last_message is not shown)
     assert "not a run file" in window.last_message.text()
+    assert window.session.state == "viewing"  # the run shown stays
     window.last_message.close()
     # Start trains the viewed config afresh.
     window.start_training()

@@ -76,7 +76,7 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
         window.session.frame.connect(report_training)
     code = app.exec()
     del wakeup
-    return code
+    return code or window.exit_code
 
 
 def _install_signal_handlers(app: QApplication, window: MainWindow) -> object:

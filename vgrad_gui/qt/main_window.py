@@ -4,14 +4,14 @@ diagram in the middle, the other views in docks; a toolbar, menus, shortcuts, a 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from vgrad_gui.core.diagnose import describe_layers
 from vgrad_gui.core.history import RunHistory
-from vgrad_gui.core.runfile import RunFileError, load_run, run_arrays, write_arrays
 from vgrad_gui.core.spec import Config, ConfigError
 from vgrad_gui.qt import errors, theme
 from vgrad_gui.qt.builder_panel import BuilderPanel
@@ -41,6 +40,7 @@ from vgrad_gui.qt.plots.health import HealthView
 from vgrad_gui.qt.plots.heatmap import HeatmapView
 from vgrad_gui.qt.plots.loss import LossView
 from vgrad_gui.qt.plots.network import NetworkDiagramView
+from vgrad_gui.qt.runfiles import Autosaved, RunFiles
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 from vgrad_gui.qt.text import PaintedText
 
@@ -55,8 +55,8 @@ STATE_TEXT = {
     "finished": "Finished (max steps)",
     "viewing": "Viewing a saved run",
     "invalid": "Settings invalid",
+    "stopped": "Trainer stopped: run kept",
 }
-AUTOSAVES_KEPT = 5
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         self.last_message: QMessageBox | None = None
         # An exception in any slot shows a message; the app goes on.
         self.errors = errors.install(self)
+        self.files = RunFiles(self)
+        self.exit_code = 0  # 1 when the run could not be kept on the way out
         self.setWindowTitle("vgrad_gui")
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
                             | QMainWindow.DockOption.AllowTabbedDocks
@@ -116,6 +118,8 @@ class MainWindow(QMainWindow):
         s.stateChanged.connect(self._state_changed)
         s.frame.connect(self._frame)
         s.failed.connect(self._failed)
+        s.workerDied.connect(self._worker_died)
+        s.building.connect(self._building)
         s.nonfinite.connect(self._nonfinite)
         s.ready.connect(lambda info: self.builder.set_available_devices(info.devices))
         self.builder.configChanged.connect(self._config_changed)
@@ -203,9 +207,9 @@ class MainWindow(QMainWindow):
                                 "same seed: the same initial weights)")
         self.act_full = action("Full screen", "F", self.toggle_fullscreen,
                                "Full screen on or off (Esc leaves it)")
-        self.act_save = action("Save run…", QKeySequence.StandardKey.Save, self.save_run_dialog,
+        self.act_save = action("Save run…", QKeySequence.StandardKey.Save, self.files.save_dialog,
                                "Save this run to a file (.npz) to reopen, replay or compare")
-        self.act_open = action("Open run…", QKeySequence.StandardKey.Open, self.open_run_dialog,
+        self.act_open = action("Open run…", QKeySequence.StandardKey.Open, self.files.open_dialog,
                                "Open a saved run (.npz)")
         self.act_export = action("Export figure…", "Ctrl+E", self.export_figure,
                                  "Save a picture (PNG) of the whole window")
@@ -347,7 +351,7 @@ class MainWindow(QMainWindow):
         run, path = self._pending_run
         self._pending_run = (None, None)
         if run is not None and path is not None:
-            self._show_run(run, path)
+            self.show_run(run, path)
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -460,6 +464,18 @@ class MainWindow(QMainWindow):
         if kind == "error":
             self.show_message("Training stopped", message, details, QMessageBox.Icon.Critical)
 
+    def _building(self, stage: str, fraction: float, warnings: list[str]) -> None:
+        text = f"{stage}… {fraction:.0%}"
+        self.status_state.setText(text)
+        self.banner.set_message("warning" if warnings else "ok", text,
+                                "\n".join(warnings[:2]))
+
+    def _worker_died(self, code: int | None) -> None:
+        self.banner.set_message("error", "The training process stopped unexpectedly.",
+                                "The steps recorded are kept. Press Start to train this "
+                                "configuration afresh.")
+        self.files.keep_after_crash(code)
+
     def _nonfinite(self, step: int, layers: list[int]) -> None:
         info = self.session.info
         where = describe_layers(layers, info.history.n_layers) if info and layers else \
@@ -480,73 +496,35 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()  # not open(): open() makes it window-modal
         self.last_message = box
+        box.destroyed.connect(lambda: self._message_gone(box))
         return box
 
-    # -- files ---------------------------------------------------------------------------------
-    def _default_dir(self) -> str:
-        saved = self.settings.value("last_dir")
-        if isinstance(saved, str) and Path(saved).is_dir():
-            return saved
-        docs = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.DocumentsLocation)
-        return docs or str(Path.home())
+    def _message_gone(self, box: QMessageBox) -> None:
+        if self.last_message is box:
+            self.last_message = None
 
-    def save_run_dialog(self) -> None:
-        info = self.session.info
-        if info is None or info.history.step == 0:
-            self.statusBar().showMessage("Nothing to save yet: train a few steps first.", 4000)
-            return
-        name = (self.builder.preset_name or "run") + \
-            datetime.datetime.now().strftime("-%Y%m%d-%H%M") + f"-{info.history.step}steps.npz"
-        path, _ = QFileDialog.getSaveFileName(self, "Save run", str(Path(self._default_dir())
-                                                                   / name),
-                                              "vgrad_gui runs (*.npz)")
-        if not path:
-            return
-        if not path.endswith(".npz"):
-            path += ".npz"
-        self.save_run(path)
-
+    # -- files (the work is in qt/runfiles.py) -------------------------------------------
     def save_run(self, path: str) -> bool:
-        info = self.session.info
-        if info is None:
-            return False
-        try:
-            write_arrays(run_arrays(info.history), path)
-        except OSError as exc:
-            self.show_message("Could not save the run",
-                              f"{path}: {exc.strerror or exc}. Nothing was written; try "
-                              "another folder.")
-            return False
-        self.settings.setValue("last_dir", str(Path(path).parent))
-        self.session.mark_saved(path)
-        self.statusBar().showMessage(f"Saved {info.history.step:,} steps to {path}", 5000)
-        return True
+        return self.files.save(path)
 
-    def open_run_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open run", self._default_dir(),
-                                              "vgrad_gui runs (*.npz);;All files (*)")
-        if path:
-            self.open_run(path)
+    def open_run(self, path: str) -> None:
+        """Open a run file; it is read in a thread and shown when ready."""
+        self.files.open(path)
 
-    def open_run(self, path: str) -> bool:
-        try:
-            history = load_run(path)
-        except RunFileError as exc:
-            self.show_message("Could not open the run", str(exc))
-            return False
-        self.settings.setValue("last_dir", str(Path(path).parent))
-        self._show_run(history, path)
-        return True
-
-    def _show_run(self, history: RunHistory, path: str) -> None:
+    def show_run(self, history: RunHistory, path: str) -> None:
         self.builder.set_config(history.config, emit=False)
         self.session.view_history(history, path)
         self.setWindowTitle(f"vgrad_gui — {Path(path).name}")
 
+    def autosave_dir(self) -> Path:
+        return self.files.autosave_dir()
+
+    def autosave(self) -> Autosaved | None:
+        return self.files.autosave()
+
     def export_figure(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export figure",
-                                              str(Path(self._default_dir()) / "vgrad.png"),
+                                              str(Path(self.files.default_dir()) / "vgrad.png"),
                                               "PNG images (*.png)")
         if path:
             if not path.lower().endswith(".png"):
@@ -558,7 +536,7 @@ class MainWindow(QMainWindow):
 
     def export_views(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export views to folder",
-                                                  self._default_dir())
+                                                  self.files.default_dir())
         if folder:
             saved = self.export_views_to(folder)
             self.statusBar().showMessage(f"Saved {len(saved)} views to {folder}", 5000)
@@ -573,27 +551,6 @@ class MainWindow(QMainWindow):
             if widget.grab().save(path):
                 saved.append(path)
         return saved
-
-    def autosave_dir(self) -> Path:
-        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        return Path(base or Path.home() / ".vgrad_gui") / "autosave"
-
-    def autosave(self) -> Path | None:
-        """Keep the current run when the window closes, so closing never loses work."""
-        info = self.session.info
-        if info is None or not info.live or info.history.step == 0 or info.saved_to:
-            return None
-        folder = self.autosave_dir()
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = folder / f"run-{stamp}-{info.history.step}steps.npz"
-        try:
-            write_arrays(run_arrays(info.history), path, compress=False)
-            old = sorted(folder.glob("run-*.npz"))[:-AUTOSAVES_KEPT]
-            for p in old:
-                p.unlink(missing_ok=True)
-        except OSError:
-            return None
-        return path
 
     # -- help ----------------------------------------------------------------------------------
     def show_shortcuts(self) -> None:
@@ -630,5 +587,12 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._save_settings()
         self.session.shutdown(1.0)
-        self.autosave()
+        self.files.wait(1.0)
+        kept = self.files.autosave()
+        if kept is not None and kept.path is None:
+            # Closing: no window left to ask in. Say it where it can still be read, and
+            # end with a failure status rather than 0 with the run gone.
+            print(f"vgrad-gui: could not keep the run ({kept.steps:,} steps): {kept.why()}",
+                  file=sys.stderr, flush=True)
+            self.exit_code = 1
         event.accept()

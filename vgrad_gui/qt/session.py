@@ -40,10 +40,17 @@ class RunInfo:
     source: str = "live"  # "live", or the path of a run file being viewed
     saved_to: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    ended: bool = False  # recorded here, but its trainer is gone (the process died)
+
+    @property
+    def recorded_here(self) -> bool:
+        """Trained in this window (not opened from a file): it may need keeping."""
+        return self.source == "live"
 
     @property
     def live(self) -> bool:
-        return self.source == "live"
+        """Its trainer can go on."""
+        return self.source == "live" and not self.ended
 
 
 class TrainingSession(QObject):
@@ -54,6 +61,8 @@ class TrainingSession(QObject):
     boundaryChanged = Signal(object)  # worker.Boundary
     failed = Signal(str, str, str)  # message, details, kind ("config" or "error")
     nonfinite = Signal(int, list)  # step, layer indices
+    workerDied = Signal(object)  # exit code (None if unknown); the run shown is kept
+    building = Signal(str, float, list)  # stage, fraction done, warnings (a slow net)
 
     def __init__(self, parent: QObject | None = None, frame_ms: int = FRAME_MS) -> None:
         super().__init__(parent)
@@ -66,6 +75,7 @@ class TrainingSession(QObject):
         self.version = 0  # bumps whenever what the views show changed
         self.ticks = 0
         self.rate = 0.0
+        self._warnings: list[str] = []  # the budget's warnings for the run being built
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(frame_ms)
@@ -107,13 +117,19 @@ class TrainingSession(QObject):
         self.config = config
         self.run_id += 1
         self.info = None
+        self._warnings = []
         self._set_state("building" if self.worker_info else "starting")
         self.worker.send(w.Configure(self.run_id, config.to_dict()))
 
+    def _needs_fresh_run(self) -> bool:
+        """The run shown cannot go on: finished, opened from a file, or its trainer died."""
+        return self.config is not None and (self.state in ("finished", "stopped") or (
+            self.info is not None and not self.info.live))
+
     def start(self) -> None:
-        if self.config is not None and (self.state == "finished" or (
-                self.info is not None and not self.info.live)):
-            self._build(self.config)  # run again, or train a viewed file's config afresh
+        if self._needs_fresh_run():
+            assert self.config is not None
+            self._build(self.config)  # run again, or train a viewed config afresh
         self.worker.send(w.Start())
 
     def pause(self) -> None:
@@ -126,7 +142,8 @@ class TrainingSession(QObject):
             self.start()
 
     def step(self, n: int = 1) -> None:
-        if self.info is not None and not self.info.live and self.config is not None:
+        if self._needs_fresh_run() and self.state != "finished":
+            assert self.config is not None
             self._build(self.config)
         self.worker.send(w.StepOnce(n))
 
@@ -193,11 +210,16 @@ class TrainingSession(QObject):
             if self._unpainted_since is None:
                 self._unpainted_since = ev.oldest_done
             return True
+        if isinstance(ev, w.Building):
+            self._warnings = list(ev.warnings)
+            self.building.emit(ev.stage, ev.fraction, self._warnings)
+            return False
         if isinstance(ev, w.Configured):
             assert self.config is not None
             history = RunHistory(self.config, ev.layer_names, ev.inactive_kind)
             self.info = RunInfo(self.config, history, ev.inactive_kind, ev.device, ev.n_classes,
-                                ev.input_dim, ev.points, ev.labels, ev.extent)
+                                ev.input_dim, ev.points, ev.labels, ev.extent,
+                                extra={"warnings": self._warnings})
             self.rate = 0.0
             self._set_state("ready")
             self.runChanged.emit(self.info)
@@ -219,18 +241,19 @@ class TrainingSession(QObject):
         return False
 
     def _worker_died(self) -> None:
+        """The training process is gone (killed, out of memory). Start a fresh one, but keep
+        the run on screen and train nothing until the user asks: a net that kills the
+        process as it builds would otherwise kill it again and again."""
         code = self.worker.process.exitcode if self.worker.process is not None else None
         self.worker.shutdown(0.1)
         self.worker = w.WorkerClient()
         self.worker_info = None
         self.worker.start()
-        self.failed.emit(
-            f"The training process stopped unexpectedly (exit code {code}). It has been "
-            "restarted; press Start to train again.", "", "error")
-        if self.config is not None and (self.info is None or self.info.live):
-            self._build(self.config)
-        else:
-            self._set_state("starting")
+        self.run_id += 1  # nothing more comes from the dead run
+        if self.info is not None:
+            self.info.ended = True
+        self._set_state("stopped")
+        self.workerDied.emit(code)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
