@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 CHECK = """
 import sys, time
@@ -74,3 +75,69 @@ def test_no_boundary_is_sent_from_nan_weights():
     worker.trainer.run_block(10)  # the exploding preset: NaN weights by now
     worker._maybe_boundary(force=True)
     assert len([e for e in events.items if isinstance(e, w.Boundary)]) == 1
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.items: list[object] = []
+
+    def put(self, item: object) -> None:
+        self.items.append(item)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.items if isinstance(e, kind)]
+
+
+def make_worker():
+    import queue as q
+
+    from vgrad_gui.core import worker as w
+
+    events = Sink()
+    return w, w._Worker(q.Queue(), events, parent_pid=0), events
+
+
+def test_building_reports_progress_then_the_first_step_comes_alone():
+    w, worker, events = make_worker()
+    worker._configure(w.Configure(1, {"depth": 3, "width": 8}))
+    building = events.of(w.Building)
+    assert [b.stage for b in building] == ["Preparing the data", "Building the network"]
+    assert all(b.run_id == 1 for b in building)
+    assert [b.fraction for b in building] == sorted(b.fraction for b in building)
+    kinds = [type(e).__name__ for e in events.items]
+    assert kinds.index("Building") < kinds.index("Configured")
+    # The first block of a new net is one step, sent at once: a large net shows its first
+    # step as soon as it is trained, and a step is timed before blocks grow.
+    worker.running = True
+    worker._train_block()
+    rows = events.of(w.Rows)
+    assert len(rows) == 1 and list(rows[0].steps) == [1]
+    assert worker.step_seconds is not None
+    # Slow steps: one step per block, so a Pause is read after each step.
+    worker.step_seconds = 0.5
+    worker._train_block()
+    assert worker.trainer.step_count == 2
+
+
+def test_the_budget_refuses_a_net_that_cannot_fit_and_warns_of_a_slow_one(monkeypatch):
+    budget = pytest.importorskip("vgrad_gui.core.budget")
+    w, worker, events = make_worker()
+    monkeypatch.setattr(budget, "available_memory", lambda: 10 * 2**20)
+    worker._configure(w.Configure(1, {"depth": 3, "width": 8}))
+    failed = events.of(w.Failed)
+    assert len(failed) == 1 and failed[0].kind == "config"
+    assert "\n" not in failed[0].message
+    assert worker.trainer is None and not events.of(w.Configured)
+    monkeypatch.setattr(budget, "check_budget", lambda config: ["each step will take ~9 s"])
+    worker._configure(w.Configure(2, {"depth": 3, "width": 8}))
+    assert events.of(w.Building)[-1].warnings == ["each step will take ~9 s"]
+    assert events.of(w.Configured)[-1].run_id == 2
+
+
+def test_a_large_net_gets_a_coarser_boundary_grid():
+    w, worker, events = make_worker()
+    worker._configure(w.Configure(1, {"depth": 3, "width": 8}))
+    assert events.of(w.Boundary)[-1].classes.shape == (w.GRID, w.GRID)
+    worker._configure(w.Configure(2, {"depth": 12, "width": 512}))
+    side = events.of(w.Boundary)[-1].classes.shape[0]
+    assert 8 <= side < w.GRID and worker.grid_side == side

@@ -34,6 +34,17 @@ BOUNDARY_SECONDS = 0.5  # refresh the decision boundary at most this often
 PARENT_CHECK_SECONDS = 0.5
 GRID = 64  # decision-boundary grid points per side
 MAX_POINTS = 1500  # data points sent to the GUI for the boundary view
+BOUNDARY_FLOPS = 4e8  # above this a full grid costs tens of milliseconds: use fewer points
+
+
+def _check_budget(config: Any) -> list[str]:
+    """Warnings about a config that will be slow; raises ConfigError for one that cannot fit
+    in memory (vgrad_gui.core.budget, when present)."""
+    try:
+        from vgrad_gui.core.budget import check_budget
+    except ImportError:
+        return []
+    return list(check_budget(config))
 
 
 # -- commands (GUI -> worker) ------------------------------------------------------------------
@@ -84,6 +95,16 @@ class Ready:
     torch_version: str
     devices: list[str]
     started_at: float
+
+
+@dataclass
+class Building:
+    """Progress while a network is built (a large one takes many seconds)."""
+
+    run_id: int
+    stage: str  # what is being done, as the GUI shows it: "Building the network"
+    fraction: float  # 0..1, roughly
+    warnings: list[str] = field(default_factory=list)  # e.g. "each step will take ~3 s"
 
 
 @dataclass
@@ -183,7 +204,8 @@ class _Worker:
         self.last_flush = 0.0
         self.next_boundary = 0.0
         self.next_parent_check = 0.0
-        self.step_seconds = 0.002
+        self.step_seconds: float | None = None  # seconds per step of this net, once known
+        self.grid_side = GRID
         self.rate_window: list[tuple[float, int]] = []
         self.next_due = 0.0
         self.quit = False
@@ -285,16 +307,22 @@ class _Worker:
                 self._maybe_boundary(force=True)
 
     def _configure(self, cmd: Configure) -> None:
+        from vgrad_gui.core.datasets import make_dataset
         from vgrad_gui.core.spec import Config, ConfigError
 
         self.running = False
         self.pending = []
         self.trainer = None
         self.run_id = cmd.run_id
+        self.step_seconds = None  # unknown until this net's first step: train one alone
         try:
             config = Config.from_dict(cmd.config)
+            warnings = _check_budget(config)
+            self._building("Preparing the data", 0.05, warnings)
+            data = make_dataset(config.dataset, config.samples, config.noise, config.seed)
+            self._building("Building the network", 0.3, warnings)
             self.torch.set_num_threads(self.tm.threads_for(config))
-            trainer = self.tm.Trainer(config)
+            trainer = self.tm.Trainer(config, data=data)
         except ConfigError as exc:
             self.events.put(Failed(cmd.run_id, str(exc), "", "config"))
             return
@@ -304,6 +332,7 @@ class _Worker:
             return
         self.trainer = trainer
         self.max_steps = config.steps
+        self._size_boundary_grid(trainer)
         self._set_stats_cadence()
         data = trainer.data
         points = labels = extent = None
@@ -314,12 +343,25 @@ class _Worker:
             both = np.concatenate([data.x_train, data.x_test])
             lo, hi = both.min(0) - 0.5, both.max(0) + 0.5
             extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-            self.grid = (np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID))
+            side = self.grid_side
+            self.grid = (np.linspace(lo[0], hi[0], side), np.linspace(lo[1], hi[1], side))
         self.events.put(Configured(cmd.run_id, trainer.layer_names, trainer.probe.inactive_kind,
                                    str(trainer.device), data.n_classes, data.input_dim,
                                    points, labels, extent))
         self.next_boundary = 0.0
         self._maybe_boundary(force=True)
+
+    def _building(self, stage: str, fraction: float, warnings: list[str]) -> None:
+        self.events.put(Building(self.run_id, stage, fraction, list(warnings)))
+
+    def _size_boundary_grid(self, trainer: Any) -> None:
+        """A grid whose forward pass is cheap next to a training step: 64 x 64 points for
+        the usual nets, fewer for a net so large that one point costs milliseconds."""
+        params = sum(p.numel() for p in trainer.model.parameters())
+        side = GRID
+        if 2 * params * GRID * GRID > BOUNDARY_FLOPS:
+            side = int(max(8, min(GRID, (trainer.batch_size * 2) ** 0.5)))
+        self.grid_side = side
 
     def _set_stats_cadence(self) -> None:
         if self.trainer is None:
@@ -337,7 +379,11 @@ class _Worker:
             self._flush()
             self._state("finished", "reached max steps")
             return
-        if self.rate is None:
+        if self.step_seconds is None:
+            k = 1  # the first step of a net alone: its rows show at once, and it times a step
+        elif self.rate is None:
+            # One step per block when steps are slow: commands (Pause) are read between
+            # blocks, so Pause takes effect within BLOCK_SECONDS or one step.
             k = int(BLOCK_SECONDS / max(self.step_seconds, 1e-6))
         else:
             k = int(self.rate * BLOCK_SECONDS)
@@ -371,7 +417,9 @@ class _Worker:
             self._state("paused", "error")
             return False
         done = time.monotonic()
-        self.step_seconds = 0.8 * self.step_seconds + 0.2 * (done - started) / len(block)
+        took = (done - started) / len(block)
+        self.step_seconds = took if self.step_seconds is None else \
+            0.8 * self.step_seconds + 0.2 * took
         if not self.pending:
             self.pending_oldest = done
         self.pending.append(block)
@@ -417,11 +465,13 @@ class _Worker:
         now = time.monotonic()
         if not force and now < self.next_boundary:
             return
-        self.next_boundary = now + BOUNDARY_SECONDS
         try:
             classes, conf = self.trainer.predict_grid(*self.grid)
         except Exception:
             return
+        # At most a tenth of the time on the boundary, however large the net.
+        took = time.monotonic() - now
+        self.next_boundary = now + max(BOUNDARY_SECONDS, 10 * took)
         if not np.isfinite(conf).all():
             return  # NaN weights predict nothing: keep the last boundary drawn
         self.events.put(Boundary(self.run_id, self.trainer.step_count,

@@ -82,7 +82,11 @@ class DiagnosisBanner(View):
         self.findings = []
         if self.override is not None:
             return
-        if info.live:
+        warnings = info.extra.get("warnings") or []
+        if info.live and warnings:
+            hint = "Press Start (Space) to train, or N for one step."
+            self._paint("warning", warnings[0], "\n".join([*warnings[1:2], hint]))
+        elif info.live:
             self._paint("ok", "Press Start (Space) to train, or N for one step.", "")
         else:
             self._paint("ok", f"Viewing a saved run ({info.history.step:,} steps).",
