@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,9 +128,11 @@ def wall_time(cmd: Sequence[str], env: dict[str, str] | None = None,
 
 
 def time_to_line(cmd: Sequence[str], marker: str, env: dict[str, str] | None = None,
-                 timeout: float = 600) -> tuple[float, str]:
+                 timeout: float = 600,
+                 parse: Callable[[str], float] | None = None) -> tuple[float, str]:
     """Seconds from launching ``cmd`` to the monotonic time it prints on a line starting with
-    ``marker`` (``marker <monotonic> ...``), on stdout or stderr; then the process is ended."""
+    ``marker`` (``marker <monotonic> ...``, or read by ``parse``), on stdout or stderr; then
+    the process is ended."""
     started = time.monotonic()
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env or fresh_env(), cwd=ROOT)
@@ -141,7 +143,8 @@ def time_to_line(cmd: Sequence[str], marker: str, env: dict[str, str] | None = N
         for line in proc.stdout:
             seen.append(line)
             if line.startswith(marker):
-                return float(line.split()[1]) - started, line.strip()
+                at = parse(line) if parse else float(line.split()[1])
+                return at - started, line.strip()
             if time.monotonic() > deadline:
                 break
         raise RuntimeError(f"no '{marker}' line from {' '.join(cmd[:4])}...:\n"
