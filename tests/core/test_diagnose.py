@@ -1,9 +1,21 @@
 import numpy as np
+import pytest
+import torch
 
-from vgrad_gui.core.diagnose import describe_layers, diagnose, ratio_text
+from tests.core.test_readings import synthetic
+from vgrad_gui.core.diagnose import describe_layers, diagnose, learning_trend, ratio_text
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.presets import get_preset
 from vgrad_gui.core.trainer import Trainer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Narrow nets train fastest on one thread (trainer.threads_for)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def run(name: str, steps: int) -> RunHistory:
@@ -28,6 +40,7 @@ def test_ratio_text():
     assert ratio_text(0.5) == "0.5x"
     assert ratio_text(1e5) == "10^5x"
     assert ratio_text(float("nan")) == "NaN"
+    assert ratio_text(0.0) == "none"
 
 
 def test_vanishing_is_caught_at_the_first_step():
@@ -72,9 +85,68 @@ def test_saturation_and_dead_units_are_reported():
     assert ("dead" in kinds) == bool(np.nanmax(frac) > 0.5)
 
 
-def test_slow_learning_is_an_effect_worth_naming():
-    history = run("deep_sigmoid", 400)
-    assert "slow" in [f.kind for f in diagnose(history)]
+def test_not_learning_needs_a_flat_loss_and_flat_accuracy():
+    k = 400
+    flat = synthetic(np.ones((k, 3)), loss=np.full(k, 0.693), accuracy=np.full(k, 0.5))
+    learning, slow = learning_trend(flat)
+    assert learning is False and slow is not None and slow.kind == "slow"
+    assert "not learning: after 400 steps" in slow.message
+    assert "slow" in [f.kind for f in diagnose(flat)]
+    # The relu preset: the loss stays within 1% of 0.693 while the accuracy climbs.
+    climbing = np.r_[np.full(k - 100, 0.5), np.full(100, 0.8)]
+    rising = synthetic(np.ones((k, 3)), loss=np.full(k, 0.69), accuracy=climbing)
+    assert learning_trend(rising) == (True, None)
+    falling = synthetic(np.ones((k, 3)), loss=np.linspace(0.7, 0.3, k))
+    assert learning_trend(falling) == (True, None)
+    assert learning_trend(flat, 299) == (None, None)  # too early to tell
+
+
+def test_zero_gradients_are_no_gradient_never_exploding():
+    findings = diagnose(synthetic(np.zeros((5, 4))))
+    assert findings[0].kind == "no_gradient"
+    assert findings[0].message.startswith("no gradient: no gradient reaches hidden layers 1-3 "
+                                          "and the output layer")
+    text = " ".join(f.message for f in findings)
+    assert "exploding" not in text and "infinite" not in text and "NaN" not in text
+
+
+def test_dead_relus_are_named_as_the_cause():
+    grads = np.tile([0.0, 0.0, 0.0, 0.3], (5, 1))
+    history = synthetic(grads, inactive_kind="dead",
+                        probes={5: {"inactive_fraction": [0.2, 1.0, 0.9]}})
+    top = diagnose(history)[0]
+    assert top.kind == "no_gradient" and top.layers == (0, 1, 2)
+    assert "every unit of hidden layer 2 outputs 0 for the whole batch (dead ReLUs)" in \
+        top.message
+
+
+def test_a_vanished_forward_signal_is_caught_although_the_ratios_look_normal():
+    n = 31
+    grads = np.tile(np.full(n, 5e-6), (3, 1))
+    signal = 0.2 * 2.0 ** (-np.arange(n) / 2)  # ReLU + Xavier: variance halves per layer
+    history = synthetic(grads, probes={1: {"signal_std": signal, "update_ratio": [1e-7] * n}})
+    top = diagnose(history)[0]
+    assert top.kind == "vanished_signal" and top.evidence is not None
+    assert top.evidence == pytest.approx(signal[-2] / signal[0], rel=1e-5)
+    assert "every gradient is tiny, the output layer's included (5.0e-06)" in top.message
+    # An old run file has no forward signal: the update ratios tell the same story.
+    old = synthetic(grads, probes={1: {"update_ratio": [1e-7] * n}})
+    assert diagnose(old)[0].kind == "tiny_updates"
+
+
+def test_tiny_updates_of_a_converged_net_are_not_a_problem():
+    k = 400
+    history = synthetic(np.full((k, 3), 1e-4), loss=np.linspace(0.5, 1e-3, k),
+                        probes={k: {"update_ratio": [3e-6] * 3}})
+    assert [f.kind for f in diagnose(history)] == ["healthy"]
+
+
+def test_findings_at_an_earlier_step():
+    grads = np.tile([1.0, 1.0], (60, 1))
+    grads[40:, 0] = 1e-5
+    history = synthetic(grads)
+    assert diagnose(history, 30)[0].kind == "healthy"
+    assert diagnose(history)[0].kind == "vanishing"
 
 
 def test_no_steps_no_findings():
