@@ -66,7 +66,7 @@ VALUE_RANGE: dict[str, tuple[float, float]] = {
     "test_loss": (0, _INF), "test_accuracy": (0, 1),
 }
 
-# Limits. The largest run a history holds (201 layers, every table full) is ~60 MB of arrays.
+# Limits. The largest run a history holds (201 layers, every table full) is ~45 MB of arrays.
 MAX_FILE_BYTES = 256 << 20
 MAX_LOAD_BYTES = 256 << 20  # default budget of array bytes one load may decode
 MAX_MEMBERS = 256
