@@ -6,7 +6,9 @@ or raises RunFileError with one line; never another exception, never a large all
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import struct
 import tempfile
 import tracemalloc
@@ -35,6 +37,7 @@ FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 _DIR = Path(tempfile.mkdtemp(prefix="vgrad-fuzz-"))
+atexit.register(shutil.rmtree, _DIR, True)
 _HISTORY = synthetic_history(depth=2, n_steps=40, stats_every=10)
 GOOD = {
     "deflated": save_run(_HISTORY, _DIR / "good-deflated.npz").read_bytes(),
