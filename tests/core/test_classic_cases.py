@@ -70,7 +70,8 @@ CASES = [
     # is off for every input, and the gradients are exactly 0 everywhere.
     Case("dead relus", {"depth": 10, "width": 8, "activation": "relu", "init": "he_normal",
                         "lr": 1.0}, 50, "no_gradient",
-         frozenset({"nonfinite", "exploding", "underflow"}), "dead ReLUs", stats_every=10),
+         frozenset({"nonfinite", "exploding", "underflow", "vanished_signal"}), "dead ReLUs",
+         stats_every=10),
     # A 200-layer sigmoid net: the gradient of the first ~150 layers is below 1.4e-45, so
     # float32 stores it as exactly 0: underflow, not dead units, never NaN.
     Case("200-layer sigmoid", {"depth": 200, "activation": "sigmoid"}, 1, "underflow",

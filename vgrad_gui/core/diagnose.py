@@ -218,8 +218,8 @@ def _zeros(ctx: _Context) -> list[Finding]:
         if dead:
             msg += (f": every unit of {describe_layers(dead, n)} outputs 0 for the whole "
                     "batch (dead ReLUs), so nothing flows back through "
-                    f"{verb(dead, 'them', 'it')}. A smaller learning rate, He init or leaky "
-                    "ReLU avoids it")
+                    f"{verb(dead, 'them', 'it')}. A smaller learning rate or leaky ReLU "
+                    "avoids it")
         elif len(zero) == n:
             msg += "; the network no longer learns"
         found.append(Finding("no_gradient", "error", msg + ".", tuple(zero), 0.0))
@@ -272,11 +272,16 @@ def _signal(ctx: _Context, learning: bool | None) -> list[Finding]:
     n, r = ctx.n, ctx.reading
     ur = ctx.probe_values("update_ratio")
     top_update = float(np.nanmax(ur)) if ur is not None else math.nan
-    updates = (f" The largest update changes a layer's weights by {top_update:.0e} of their "
-               f"size (rule of thumb: about {UPDATE_RULE_OF_THUMB:.0e})."
-               if math.isfinite(top_update) else "")
+    updates = ""
+    if top_update == 0:
+        updates = (" No layer's weights changed at all in the last update: it is below "
+                   "float32's resolution of the weights.")
+    elif math.isfinite(top_update):
+        updates = (f" The largest update changes a layer's weights by {top_update:.0e} of "
+                   f"their size (rule of thumb: about {UPDATE_RULE_OF_THUMB:.0e}).")
     change = _signal_change(ctx)
-    if change is not None and change[0] < SIGNAL_DECAY:
+    # An exactly-zero signal is dead units, not a scale problem: no_gradient/dead report it.
+    if change is not None and 0 < change[0] < SIGNAL_DECAY:
         decay, s = change
         faint = [i for i in range(n - 1) if s[i] < SIGNAL_DECAY * s[0]]
         return [Finding(
@@ -394,8 +399,8 @@ def _healthy(ctx: _Context) -> Finding:
         msg += f" (weakest: hidden layer {weakest + 1}, {ratio_text(hidden[weakest])})"
     change = _signal_change(ctx)
     if change is not None:
-        msg += (f", and the forward signal keeps its scale across depth (last hidden layer / "
-                f"first: {ratio_text(change[0])})")
+        msg += (f"; forward signal, last hidden layer / first: {ratio_text(change[0])} "
+                f"(within {SIGNAL_DECAY:g}-{SIGNAL_GROWTH:g})")
     evidence = float(hidden[weakest]) if weakest is not None else None
     return Finding("healthy", "ok", msg + ".", (), evidence)
 
