@@ -112,6 +112,8 @@ def test_decimated_history_falls_back_to_bucket_means():
     r = readings.grad_reading(history, 100)
     assert r is not None and r.source == "bucket" and r.norms.tolist() == [2.0, 4.0]
     assert r.ratios[0] == 0.5
+    first = readings.window_mean(history, "loss", first=True, n=50)
+    assert first is not None and first[1] >= 50 and math.isclose(first[0], 0.69, rel_tol=1e-6)
 
 
 def test_window_means_and_evals():

@@ -183,7 +183,12 @@ def window_mean(history: RunHistory, channel: str, step: int | None = None,
     """The mean of a one-wide steps channel (loss, accuracy) over the first (``first=True``)
     or the last ``n`` steps at or before ``step``, and the step count it covers; decimated
     buckets count with their sizes. None when nothing was recorded by then."""
-    rec = history.steps.records(history.cols("steps", channel))
+    cols = history.cols("steps", channel)
+    _, rows = _raw_upto(history.steps, cols, step)
+    if len(rows) >= n and not (first and history.steps.decimated):
+        part = rows[:n] if first else rows[-n:]
+        return float(part[:, 0].astype(np.float64).mean()), n
+    rec = history.steps.records(cols)
     keep = rec["last"] <= step if step is not None else np.ones(len(rec["last"]), bool)
     means, counts = rec["mean"][keep, 0], rec["count"][keep]
     if len(counts) == 0:
