@@ -7,23 +7,85 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from vgrad_gui.core.builder import build_model
-from vgrad_gui.core.records import RecordBlock
+from vgrad_gui.core.records import RecordBlock, channel_widths
 from vgrad_gui.core.spec import Config
 from vgrad_gui.core.trainer import Trainer
 
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU,
+               "linear": nn.Identity}
 
-def reference_norms(cfg: Config) -> tuple[np.ndarray, np.ndarray, float]:
-    """Weight and bias gradient norms of the first step, by hand, on an unprobed model."""
-    trainer = Trainer(cfg)
-    idx = trainer._next_batch()
-    model = build_model(cfg, trainer.data.input_dim, trainer.data.n_classes)
-    loss = F.cross_entropy(model(trainer.x_train[idx]), trainer.y_train[idx])
-    loss.backward()
-    w = [lin.weight.grad.double().norm().item() for lin in model.linears]
-    b = [lin.bias.grad.double().norm().item() for lin in model.linears]
-    return np.array(w), np.array(b), loss.item()
+
+class Reference(nn.Module):
+    """The network written independently, with the standard modules, from given weights."""
+
+    def __init__(self, cfg: Config, weights: list[torch.Tensor], biases: list[torch.Tensor]):
+        super().__init__()
+        self.linears = nn.ModuleList()
+        for w, b in zip(weights, biases, strict=True):
+            lin = nn.Linear(w.shape[1], w.shape[0])
+            with torch.no_grad():
+                lin.weight.copy_(w)
+                lin.bias.copy_(b)
+            self.linears.append(lin)
+        norm = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}.get(cfg.norm)
+        self.norms = nn.ModuleList(norm(cfg.width) if norm else nn.Identity()
+                                   for _ in range(cfg.depth))
+        self.act = ACTIVATIONS[cfg.activation]()
+        self.residual = cfg.residual
+
+    def forward(self, x):
+        """Logits, hidden activations, and every layer's block output (the logits last)."""
+        acts, outs = [], []
+        for lin, norm in zip(self.linears[:-1], self.norms, strict=True):
+            y = self.act(norm(lin(x)))
+            x = x + y if self.residual and x.shape == y.shape else y
+            acts.append(y)
+            outs.append(x)
+        logits = self.linears[-1](x)
+        return logits, acts, [*outs, logits]
+
+
+def reference_step(cfg: Config):
+    """Everything step 1 records, computed independently: plain modules from the trainer's
+    initial weights, on its first batch; gradients by torch.autograd.grad, w.r.t. the weights
+    and the block outputs; reductions in float64."""
+    before = Trainer(cfg)
+    ws = [lin.weight.detach().clone() for lin in before.model.linears]
+    bs = [lin.bias.detach().clone() for lin in before.model.linears]
+    ref = Reference(cfg, ws, bs).train()
+    idx = before._next_batch()
+    logits, acts, outs = ref(before.x_train[idx])
+    loss = F.cross_entropy(logits, before.y_train[idx])
+    params = [lin.weight for lin in ref.linears] + [lin.bias for lin in ref.linears]
+    grads = torch.autograd.grad(loss, params + outs)
+    n = len(ref.linears)
+
+    def norm(t):
+        return t.double().norm().item()
+
+    w_grad = np.array([norm(g) for g in grads[:n]])
+    after = [w - cfg.lr * g for w, g in zip(ws, grads[:n], strict=True)]  # plain SGD
+    return dict(
+        grad_norm=w_grad,
+        bias_grad_norm=np.array([norm(g) for g in grads[n : 2 * n]]),
+        loss=loss.item(),
+        act_mean=np.array([a.double().mean().item() for a in acts]),
+        act_std=np.array([a.double().std(unbiased=False).item() for a in acts]),
+        update_ratio=np.array([norm(w - a) / norm(a) for w, a in zip(ws, after, strict=True)]),
+        signal_std=np.array([o.double().std(unbiased=False).item() for o in outs]),
+        backprop_grad=np.array([g.double().pow(2).mean().sqrt().item() for g in grads[2 * n :]]),
+    )
+
+
+def channels(block: RecordBlock, n_layers: int, row: int = 0) -> dict[str, np.ndarray]:
+    """One probe row split into its named channels (records.PROBE_CHANNELS)."""
+    out, at = {}, 0
+    for name, width in channel_widths("probes", n_layers):
+        out[name] = block.probe_rows[row, at : at + width]
+        at += width
+    return out
 
 
 CASES = [
@@ -32,18 +94,50 @@ CASES = [
     Config(depth=5, width=12, activation="tanh", norm="layer", residual=True),
     Config(depth=3, width=20, activation="gelu", init="orthogonal", dataset="digits"),
     Config(depth=30, width=8, activation="sigmoid"),  # norms near 1e-27
+    Config(depth=4, width=8, activation="relu", init="he_normal", norm="batch", residual=True),
+    Config(depth=4, width=6, activation="linear", residual=True),
 ]
 
 
-@pytest.mark.parametrize("cfg", CASES, ids=lambda c: f"{c.activation}-{c.norm}-d{c.depth}")
-def test_first_step_norms_equal_plain_autograd(cfg):
-    w_ref, b_ref, loss_ref = reference_norms(cfg)
-    trainer = Trainer(cfg)
+@pytest.mark.parametrize("cfg", CASES, ids=lambda c: f"{c.activation}-{c.norm}-d{c.depth}"
+                         + ("-res" if c.residual else ""))
+def test_first_step_records_equal_an_independent_autograd_computation(cfg):
+    cfg = cfg.replace(optimizer="sgd", lr=0.05)
+    ref = reference_step(cfg)
+    trainer = Trainer(cfg, stats_every=1)
     block = trainer.step()
     n = trainer.n_layers
-    np.testing.assert_allclose(block.rows[0, :n], w_ref, rtol=1e-5)
-    np.testing.assert_allclose(block.rows[0, n : 2 * n], b_ref, rtol=1e-5)
-    assert block.loss[0] == pytest.approx(loss_ref, rel=1e-6)
+    np.testing.assert_allclose(block.rows[0, :n], ref["grad_norm"], rtol=1e-5)
+    np.testing.assert_allclose(block.rows[0, n : 2 * n], ref["bias_grad_norm"], rtol=1e-5)
+    assert block.loss[0] == pytest.approx(ref["loss"], rel=1e-6)
+    got = channels(block, n)
+    for name in ("signal_std", "backprop_grad", "act_std", "update_ratio"):
+        np.testing.assert_allclose(got[name], ref[name], rtol=1e-4, err_msg=name)
+    np.testing.assert_allclose(got["act_mean"], ref["act_mean"], rtol=1e-4, atol=1e-7)
+
+
+def test_tiny_back_propagated_gradients_are_exact():
+    """Deep sigmoid: dL/dh at the first layer ~1e-20 and weight gradients ~1e-27, whose float32
+    squares underflow; the records still equal autograd's values."""
+    cfg = Config(depth=30, width=8, activation="sigmoid", optimizer="sgd", lr=0.05)
+    ref = reference_step(cfg)
+    assert ref["grad_norm"][0] < 1e-20 and ref["backprop_grad"][0] < 1e-15
+    trainer = Trainer(cfg, stats_every=1)
+    block = trainer.step()
+    got = channels(block, trainer.n_layers)
+    np.testing.assert_allclose(block.rows[0, : trainer.n_layers], ref["grad_norm"], rtol=1e-5)
+    np.testing.assert_allclose(got["backprop_grad"], ref["backprop_grad"], rtol=1e-5)
+    assert got["backprop_grad"][0] > 0
+
+
+def test_a_vanished_signal_beside_a_large_mean_is_not_rounded_to_zero():
+    """The signal's spread can be ~1e-8 of its mean (a saturated deep sigmoid): a one-pass
+    float32 variance would report 0."""
+    from vgrad_gui.core.probe import _std64
+
+    rows = torch.full((2, 1000), 0.5) + torch.linspace(-1e-6, 1e-6, 1000)
+    expect = rows.double().std(dim=1, unbiased=False)
+    torch.testing.assert_close(_std64(rows), expect, rtol=1e-6, atol=0)
 
 
 def test_norms_match_the_models_own_gradients_at_every_step():
@@ -82,21 +176,20 @@ def test_update_ratio_for_plain_sgd_is_lr_times_grad_over_weight():
     n = trainer.n_layers
     grad = block.rows[0, :n]
     weight = np.array([lin.weight.double().norm().item() for lin in trainer.model.linears])
-    ratio = block.probe_rows[0, -n:]
+    ratio = channels(block, n)["update_ratio"]
     np.testing.assert_allclose(ratio, 0.05 * grad / weight, rtol=1e-4)
 
 
 def first_step_with_activations(cfg: Config) -> tuple[RecordBlock, list[torch.Tensor]]:
-    """Train one step, and capture every hidden activation of its forward pass by hooks."""
-    trainer = Trainer(cfg, stats_every=1)
-    outs: list[torch.Tensor] = []
-    hooks = [b.act.register_forward_hook(lambda m, i, o: outs.append(o.detach()))
-             for b in trainer.model.blocks]
-    block = trainer.step()
-    for h in hooks:
-        h.remove()
-    # The training forward pass only (step 1 also evaluates the test set).
-    return block, outs[: trainer.n_layers - 1]
+    """Train one step; and every hidden activation of that step's forward pass, computed
+    independently by the reference modules."""
+    before = Trainer(cfg)
+    ref = Reference(cfg, [lin.weight.detach() for lin in before.model.linears],
+                    [lin.bias.detach() for lin in before.model.linears])
+    idx = before._next_batch()
+    with torch.no_grad():
+        _, acts, _ = ref(before.x_train[idx])
+    return Trainer(cfg, stats_every=1).step(), acts
 
 
 def test_activation_statistics_match_a_direct_computation():
@@ -119,14 +212,15 @@ def test_dead_relu_fraction_counts_units_zero_for_the_whole_batch():
     np.testing.assert_allclose(dead, expect)
 
 
-def test_nan_and_inf_are_kept_and_flagged():
+def test_records_end_at_the_first_nan_or_inf_which_is_kept():
     cfg = Config(depth=10, width=32, activation="relu", init="large_normal", lr=0.01)
     trainer = Trainer(cfg)
     block = trainer.run_block(10)
     n = trainer.n_layers
-    assert not np.isfinite(block.rows[:, : 2 * n + 1]).all()
     first = block.first_nonfinite(n)
     assert first is not None and 1 < first <= 10
+    assert block.last_step == first == trainer.step_count
+    assert not np.isfinite(block.rows[-1, : 2 * n + 1]).all()  # the bad step itself is kept
     assert np.isfinite(block.rows[0, :n]).all() and block.rows[0, 0] > 1e3
 
 
@@ -197,12 +291,10 @@ def test_unavailable_device_is_a_clear_config_error():
 
 def test_the_accelerator_path_records_what_the_cpu_path_records():
     """The float64, one-transfer path that GPUs take, run on the CPU: same records."""
-    from vgrad_gui.core.probe import GradientProbe
-
     cfg = Config(depth=30, width=8, activation="sigmoid", norm="batch", seed=3)
-    cpu, packed = Trainer(cfg, stats_every=7), Trainer(cfg, stats_every=7)
-    packed.probe = GradientProbe(packed.model, cfg.activation, 7, accelerator_path=True)
-    assert not packed.probe.on_cpu
+    cpu = Trainer(cfg, stats_every=7)
+    packed = Trainer(cfg, stats_every=7, accelerator_path=True)
+    assert cpu.probe.on_cpu and not packed.probe.on_cpu
     a = [cpu.run_block(13) for _ in range(4)]
     b = [packed.run_block(13) for _ in range(4)]
     for x, y in zip(a, b, strict=True):

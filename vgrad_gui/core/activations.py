@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -51,6 +52,25 @@ def make_activation(name: str) -> nn.Module:
         "linear": nn.Identity,
     }
     return factories[name]()
+
+
+def functional_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The same function as ``make_activation(name)``, without a module call per layer."""
+    functions: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda x: F.leaky_relu(x, 0.01),
+        "elu": F.elu,
+        "gelu": F.gelu,
+        "selu": torch.selu,
+        "linear": _identity,
+    }
+    return functions[name]
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def inactive_mask(name: str, out: torch.Tensor) -> torch.Tensor | None:

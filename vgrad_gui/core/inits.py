@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -30,8 +31,18 @@ INITIALISERS: dict[str, Callable[[torch.Tensor], object]] = {
 }
 
 
+class HasWeightAndBias(Protocol):
+    """An nn.Linear, or the builder's LinearParams."""
+
+    @property
+    def weight(self) -> torch.Tensor: ...
+
+    @property
+    def bias(self) -> torch.Tensor | None: ...
+
+
 @torch.no_grad()
-def initialise(linear: nn.Linear, scheme: str) -> None:
+def initialise(linear: HasWeightAndBias, scheme: str) -> None:
     """Re-initialise a Linear layer in place. 'default' keeps PyTorch's own initialisation;
     every other scheme sets the weights as named and the biases to zero."""
     if scheme == "default":

@@ -19,7 +19,22 @@ then); a Python loop of ``p.grad.norm().item()`` costs ~11% of a small step and
 
 The probe owns gradient zeroing (``zero_grad``): autograd then accumulates into the existing
 views instead of allocating new gradients; ``zero_grad(set_to_none=True)`` elsewhere would
-detach the gradients from the buffer.
+detach the gradients from the buffer. The optimizer runs on the whole buffer at once
+(``optimizer_params``): one elementwise update instead of a Python loop over every parameter,
+which pays for the accumulation into the buffer (padding has zero gradient, so SGD, momentum
+and Adam leave it at zero).
+
+Cadence. Every step: weight- and bias-gradient norms, loss, batch accuracy. On statistics
+steps (step 1, then every ``stats_every``; the trainer's default is 100, the live window lowers
+it when it slows training down): activation mean, std and inactive fraction per hidden layer;
+update ratio ||W_after - W_before|| / ||W_after|| per layer; ``signal_std``, the standard
+deviation over batch x units of each Linear layer's block output as passed on (hidden layers
+after activation and shortcut, the output layer's logits); ``backprop_grad``, the
+root-mean-square of dL/d(that block output), L the batch's mean cross-entropy. Only on those
+steps does the forward pass keep its block outputs and ask autograd for their gradients
+(``retain_grad``); the other steps run no hook and keep nothing. These statistics are taken in
+float64 (two-pass variance), so tiny gradients (1e-27) and a vanished signal beside a large
+mean (saturated sigmoid) are exact.
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ import numpy as np
 import torch
 
 from vgrad_gui.core.activations import INFO, SIGMOID_SATURATION, TANH_SATURATION
-from vgrad_gui.core.builder import VGradNet
+from vgrad_gui.core.builder import Capture, VGradNet
 
 MAX_BLOCK = 64  # steps per block at most
 
@@ -87,12 +102,19 @@ class GradientProbe:
         exact = not self.on_cpu
         self._w = _NormBlock(self.weight_grads, exact)
         self._b = _NormBlock(self.bias_grads, exact)
-        # Heavier statistics: act mean, std and inactive fraction [hidden] each, update
-        # ratios [layers]; one row per statistics step of the block.
-        self.probe_width = 3 * self.n_hidden + n
+        # Heavier statistics, in records.PROBE_CHANNELS order: act mean, std and inactive
+        # fraction [hidden] each, update ratio, signal std, back-propagated gradient [layers];
+        # one row per statistics step of the block.
+        self.probe_width = 3 * self.n_hidden + 3 * n
         self._probe_rows: list[torch.Tensor] = []
         self._probe_steps: list[int] = []
         self._before: torch.Tensor | None = None
+
+    def optimizer_params(self) -> list[torch.Tensor]:
+        """What to give the optimizer: every parameter of the model, as one flat tensor whose
+        ``.grad`` is the gradient buffer."""
+        self._param_flat.grad = self._grad_flat
+        return [self._param_flat]
 
     # -- every step -------------------------------------------------------------------------
     def zero_grad(self) -> None:
@@ -104,7 +126,7 @@ class GradientProbe:
 
     def begin(self, step: int) -> None:
         """Call before the forward pass."""
-        self.model.capture = [] if self.wants_stats(step) else None
+        self.model.capture = Capture() if self.wants_stats(step) else None
 
     def measure(self, slot: int, step: int) -> None:
         """After backward, before the optimizer step: the gradient norms."""
@@ -158,17 +180,43 @@ class GradientProbe:
 
     # -- heavier statistics -------------------------------------------------------------------
     @torch.no_grad()
-    def _heavy(self, captured: list[torch.Tensor], before: torch.Tensor) -> torch.Tensor:
+    def _heavy(self, captured: Capture, before: torch.Tensor) -> torch.Tensor:
+        n, h = self.n_layers, self.n_hidden
+        out = torch.empty(self.probe_width, dtype=torch.float64, device=self.device)
+        if h:
+            self._activation_stats(captured.activations, out)
+        ratio = out[3 * h : 3 * h + n]
+        torch.linalg.vector_norm(self.weights - before, dim=1, dtype=torch.float64, out=ratio)
+        ratio.div_(torch.linalg.vector_norm(self.weights, dim=1, dtype=torch.float64))
+        self._signal_stats(captured, out[3 * h + n : 3 * h + 2 * n], out[3 * h + 2 * n :])
+        return out
+
+    def _signal_stats(self, captured: Capture, signal: torch.Tensor,
+                      backprop: torch.Tensor) -> None:
+        """signal_std and backprop_grad of every layer's block output (see the docstring)."""
+        outputs = captured.outputs
+        h = len(outputs) - 1
+        if h > 0:
+            hidden = torch.stack([o.detach() for o in outputs[:h]]).reshape(h, -1)
+            signal[:h].copy_(_std64(hidden))
+        signal[h:].copy_(_std64(outputs[h].detach().reshape(1, -1)))
+        grads = [o.grad for o in outputs]
+        if any(g is None for g in grads):  # no backward pass reached them
+            backprop.fill_(math.nan)
+            return
+        if h > 0:
+            stacked = torch.stack(grads[:h]).reshape(h, -1)  # type: ignore[arg-type]
+            _rms64(stacked, backprop[:h])
+        _rms64(grads[h].reshape(1, -1), backprop[h:])  # type: ignore[union-attr]
+
+    def _activation_stats(self, captured: list[torch.Tensor], out: torch.Tensor) -> None:
         # Written with arithmetic rather than boolean masks: on the CPU, comparisons that
         # produce bool tensors and reductions over them cost ~10x more than float ops.
-        _n, h = self.n_layers, self.n_hidden
-        out = torch.empty(self.probe_width, dtype=torch.float64, device=self.device)
+        h = self.n_hidden
         acts = torch.stack(captured).detach()  # [hidden, batch, units]
         flat = acts.reshape(h, -1)
-        mean = flat.mean(1)
-        var = (flat * flat).mean(1) - mean * mean
-        out[:h].copy_(mean)
-        out[h : 2 * h].copy_(var.clamp_(min=0).sqrt_())
+        out[:h].copy_(flat.mean(1))
+        out[h : 2 * h].copy_(_std64(flat))
         inactive = out[2 * h : 3 * h]
         if self.activation in ("sigmoid", "tanh"):
             # Distance beyond the saturation threshold, mapped to 1 if positive, else 0.
@@ -182,10 +230,6 @@ class GradientProbe:
             inactive.copy_((peak <= 0).double().mean(1))
         else:
             inactive.fill_(math.nan)
-        ratio = out[3 * h :]
-        torch.linalg.vector_norm(self.weights - before, dim=1, dtype=torch.float64, out=ratio)
-        ratio.div_(torch.linalg.vector_norm(self.weights, dim=1, dtype=torch.float64))
-        return out
 
 
 class _NormBlock:
@@ -254,6 +298,20 @@ class _NormBlock:
         self._block_risk = []
         self._last = norms[-1].copy()
         return norms
+
+
+def _std64(rows: torch.Tensor) -> torch.Tensor:
+    """Population standard deviation of each row, in float64, two passes: a one-pass
+    E[x^2] - E[x]^2 cancels to 0 where the spread is tiny beside the mean."""
+    x = rows.double()
+    centred = x - x.mean(1, keepdim=True)
+    return centred.square_().mean(1).sqrt_()
+
+
+def _rms64(rows: torch.Tensor, out: torch.Tensor) -> None:
+    """Root-mean-square of each row, in float64 (float32 squares of 1e-20 underflow)."""
+    torch.linalg.vector_norm(rows, dim=1, dtype=torch.float64, out=out)
+    out.div_(math.sqrt(rows.shape[1]))
 
 
 def _adopt(p: torch.Tensor, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:

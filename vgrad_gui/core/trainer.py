@@ -3,6 +3,12 @@
 ``step()`` trains one step and ``run_block(k)`` k steps, returning a RecordBlock. ``run()``
 trains many steps and can be paused, resumed and stopped from another thread. The same config
 and seed give identical records on the CPU.
+
+Training stops at the first non-finite step (``records.first_nonfinite``: NaN or Inf in a
+gradient norm or the loss): ``run_block`` returns the records up to and including that step,
+``step_count`` becomes that step, and ``run`` returns. So the GUI, ``record`` and the
+diagnosis all name the same step. (The block's later steps were computed, from non-finite
+weights, but are not recorded: checking every step would cost a host sync per step.)
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from vgrad_gui.core.spec import Config, ConfigError
 
 STATS_EVERY = 100
 EVAL_EVERY = 100
+# Torch's own default (the physical cores), read before anything sets it.
+_DEFAULT_THREADS = torch.get_num_threads()
 
 
 def available_devices() -> list[str]:
@@ -50,10 +58,10 @@ def threads_for(config: Config) -> int:
     """
     if config.width <= 128:
         return 1
-    return max(1, min(4, torch.get_num_threads()))
+    return max(1, min(4, _DEFAULT_THREADS))
 
 
-def make_optimizer(config: Config, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(config: Config, params: list[torch.Tensor]) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr)
     momentum = 0.9 if config.optimizer == "momentum" else 0.0
@@ -62,7 +70,9 @@ def make_optimizer(config: Config, params: list[torch.nn.Parameter]) -> torch.op
 
 class Trainer:
     def __init__(self, config: Config, *, stats_every: int = STATS_EVERY,
-                 eval_every: int = EVAL_EVERY, data: Dataset | None = None) -> None:
+                 eval_every: int = EVAL_EVERY, data: Dataset | None = None,
+                 accelerator_path: bool | None = None) -> None:
+        """``accelerator_path``: see GradientProbe (tests run the GPU path on the CPU)."""
         self.config = config
         self.device = resolve_device(config.device)
         self.data = data if data is not None else make_dataset(
@@ -72,8 +82,10 @@ class Trainer:
         self.model.train()
         self.layer_names = list(self.model.names)
         self.n_layers = len(self.layer_names)
-        self.probe = GradientProbe(self.model, config.activation, stats_every)
-        self.optimizer = make_optimizer(config, list(self.model.parameters()))
+        self.probe = GradientProbe(self.model, config.activation, stats_every,
+                                   accelerator_path=accelerator_path)
+        # One flat tensor holding every parameter: one update per step (see probe.py).
+        self.optimizer = make_optimizer(config, self.probe.optimizer_params())
         d = self.device
         self.x_train = torch.from_numpy(self.data.x_train).to(d)
         self.y_train = torch.from_numpy(self.data.y_train).to(d)
@@ -84,6 +96,8 @@ class Trainer:
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
         self.step_count = 0
+        # The first step whose gradients or loss were NaN/Inf, once there is one.
+        self.nonfinite_step: int | None = None
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
@@ -103,8 +117,9 @@ class Trainer:
         return self.run_block(1)
 
     def run_block(self, k: int) -> RecordBlock:
-        """Train ``k`` steps (at most MAX_BLOCK) and return what they recorded. Gathering the
-        per-step results once per block keeps the probe's cost per step small."""
+        """Train ``k`` steps (at most MAX_BLOCK) and return what they recorded, ending at the
+        first non-finite step if there is one. Gathering the per-step results once per block
+        keeps the probe's cost per step small."""
         k = max(1, min(int(k), MAX_BLOCK))
         probe, model, opt = self.probe, self.model, self.optimizer
         losses: list[torch.Tensor] = []
@@ -133,10 +148,9 @@ class Trainer:
             if step % self.eval_every == 0 or step == 1:
                 evals.append(self._evaluate_tensor())
                 eval_steps.append(step)
-        self.step_count = first + k - 1
         rows, probe_steps, probe_rows, eval_rows = probe.collect(k, losses, logits, targets,
                                                                  evals)
-        return RecordBlock(
+        block = RecordBlock(
             steps=np.arange(first, first + k, dtype=np.int64),
             rows=rows,
             probe_steps=probe_steps,
@@ -144,6 +158,13 @@ class Trainer:
             eval_steps=np.array(eval_steps, dtype=np.int64),
             eval_rows=np.array(eval_rows, dtype=np.float64).reshape(len(eval_rows), 2),
         )
+        bad = block.first_nonfinite(self.n_layers)
+        if bad is not None:
+            block = block.through(bad)
+            if self.nonfinite_step is None:
+                self.nonfinite_step = bad
+        self.step_count = block.last_step
+        return block
 
     @torch.no_grad()
     def _evaluate_tensor(self) -> torch.Tensor:
@@ -178,7 +199,8 @@ class Trainer:
     def run(self, steps: int, on_block: Callable[[RecordBlock], object] | None = None,
             block: int = 16) -> int:
         """Train up to ``steps`` more steps in blocks of ``block``; returns how many ran.
-        ``stop()`` ends it early, ``pause()``/``resume()`` hold it, from any thread."""
+        ``stop()`` ends it early, ``pause()``/``resume()`` hold it, from any thread. A
+        non-finite step ends it too (after the block that ends with it is handed over)."""
         self._stop.clear()
         done = 0
         while done < steps:
@@ -192,6 +214,8 @@ class Trainer:
             done += len(records)
             if on_block is not None:
                 on_block(records)
+            if records.first_nonfinite(self.n_layers) is not None:
+                break
         return done
 
     def pause(self) -> None:
