@@ -1,0 +1,137 @@
+"""Instruments for the in-process GUI benchmarks: painted frames of one view, step-to-pixel
+latency closed by that view's paint, and a 5 ms heartbeat for event-loop stalls.
+
+They attach from outside through public objects (the view's QGraphicsView viewport, the
+session's worker client and the view's ``refresh``), so the app needs no benchmark code.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
+
+
+class Heartbeat:
+    """A 5 ms timer; the longest gap between its ticks, beyond 5 ms, is the worst stall."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.monotonic()
+        self.gaps: list[float] = []
+
+    def start(self) -> None:
+        self.last = time.monotonic()
+        self.gaps = []
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def worst_stall(self) -> float:
+        return max(0.0, max(self.gaps, default=0.0) - 0.005)
+
+
+class PaintedFrames(QObject):
+    """Counts the paint events of a view's plot (its QGraphicsView viewports) and closes
+    step-to-pixel latency samples with them.
+
+    A sample opens when rows arrive from the worker (their ``oldest_done`` time), is handed to
+    the view when its ``refresh`` next runs (the refresh that draws those rows), and closes at
+    the end of the first paint of the view after that refresh. Paints of other views, or of
+    this view before it has drawn the new rows, do not close it.
+    """
+
+    def __init__(self, view: QWidget, session: Any = None) -> None:
+        super().__init__()
+        self.view = view
+        self.count = 0
+        self.paint_ends: list[float] = []
+        self.latencies: list[float] = []
+        self.shown_at: list[float] = []  # paint ends that showed new rows
+        self._arrived: float | None = None  # oldest unrefreshed rows' training time
+        self._drawn: float | None = None  # refreshed, waiting for the paint
+        self._painting = False
+        self.viewports = [g.viewport() for g in view.findChildren(QGraphicsView)]
+        if isinstance(view, QGraphicsView):
+            self.viewports.append(view.viewport())
+        for vp in self.viewports:
+            vp.installEventFilter(self)
+        refresh = view.refresh  # type: ignore[attr-defined]
+
+        def counted_refresh() -> None:
+            if self._arrived is not None:
+                if self._drawn is None:
+                    self._drawn = self._arrived
+                self._arrived = None
+            refresh()
+
+        view.refresh = counted_refresh  # type: ignore[attr-defined]
+        if session is not None:
+            self.watch_worker(session)
+
+    def watch_worker(self, session: Any) -> None:
+        """Wrap the session's worker client's ``poll`` to see when rows arrive."""
+        from vgrad_gui.core import worker as w
+
+        client = session.worker
+        poll = client.poll
+
+        def watched_poll(*args: Any, **kwargs: Any) -> list[Any]:
+            events = poll(*args, **kwargs)
+            for ev in events:
+                if isinstance(ev, w.Rows) and self._arrived is None:
+                    self._arrived = float(ev.oldest_done)
+            return events
+
+        client.poll = watched_poll
+
+    def rows_arrived(self, oldest_done: float) -> None:
+        """For benchmarks that feed rows themselves."""
+        if self._arrived is None:
+            self._arrived = oldest_done
+
+    def reset(self) -> None:
+        self.count = 0
+        self.paint_ends.clear()
+        self.latencies.clear()
+        self.shown_at.clear()
+        self._arrived = self._drawn = None
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.Paint or self._painting:
+            return False
+        # Paint now, through the view's own handler, to time the end of the paint.
+        view = obj.parent()
+        self._painting = True
+        try:
+            if isinstance(view, QGraphicsView):
+                view.viewportEvent(event)
+            else:
+                return False
+        finally:
+            self._painting = False
+        now = time.monotonic()
+        self.count += 1
+        self.paint_ends.append(now)
+        if self._drawn is not None:
+            self.latencies.append(now - self._drawn)
+            self.shown_at.append(now)
+            self._drawn = None
+        return True
+
+
+def spin(app: QApplication, seconds: float, until: Any = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until and until()):
+        app.processEvents()
+        time.sleep(0.001)
