@@ -145,3 +145,28 @@ def test_summary_table_and_diagnosis_quote_the_same_number():
     assert top.kind == "vanishing" and "1/3000" in top.message
     row = next(line for line in text.splitlines() if line.startswith("hidden 1 "))
     assert "1/3000" in row and top.message in text
+
+
+def test_a_trained_run_quotes_one_number_per_concept():
+    from vgrad_gui.core.trainer import Trainer
+
+    cfg = Config(depth=6, width=16, activation="sigmoid", steps=40)
+    trainer = Trainer(cfg, stats_every=20)
+    history = RunHistory(cfg, trainer.layer_names, trainer.probe.inactive_kind)
+    for _ in range(4):
+        history.append(trainer.run_block(10))
+    now = readings.grad_reading(history)
+    assert now is not None and now.step == 40
+    top = diagnose(history)[0]
+    assert top.kind == "vanishing"
+    worst = top.layers[int(np.argmin(now.ratios[list(top.layers)]))]
+    assert top.evidence == now.ratios[worst]  # the diagnosis quotes the reading itself
+    table = summary_text(history, "run.npz").splitlines()
+    for i, name in enumerate(history.layer_names):
+        row = next(line for line in table if line.startswith(f"{name} "))
+        assert readings.value_text(now.norms[i]) in row.split()
+    # The same step asked later gives the same number.
+    history.append(trainer.run_block(10))
+    again = readings.grad_reading(history, 40)
+    assert again is not None and np.array_equal(again.norms, now.norms)
+    assert diagnose(history, 40)[0].message == top.message
