@@ -170,3 +170,11 @@ def test_a_trained_run_quotes_one_number_per_concept():
     again = readings.grad_reading(history, 40)
     assert again is not None and np.array_equal(again.norms, now.norms)
     assert diagnose(history, 40)[0].message == top.message
+
+
+def test_labels_for_views():
+    r = readings.grad_reading(synthetic(np.array([[0.0, 1e-31, 1e-3, np.nan, 0.0, 2.0]])))
+    assert r is not None
+    assert [readings.norm_label(r, i) for i in range(6)] == [
+        "0 (underflow)", "1.00e-31", "1.00e-03", "NaN", "0", "2.00e+00"]
+    assert [readings.ratio_label(r, i) for i in (0, 2, 3, 4)] == ["none", "1/2000", "NaN", "none"]

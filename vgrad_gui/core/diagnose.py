@@ -33,7 +33,7 @@ import numpy as np
 
 from vgrad_gui.core import readings
 from vgrad_gui.core.history import RunHistory
-from vgrad_gui.core.readings import GradReading, ProbeReading
+from vgrad_gui.core.readings import GradReading, ProbeReading, ratio_text
 
 # Relative to the output layer. A factor 1000 is three decades: at a fixed learning rate such a
 # layer moves 1000x slower than the output layer, i.e. it barely learns within a run's length
@@ -92,6 +92,10 @@ class Finding:
         return self.message
 
 
+__all__ = ["Finding", "describe_layers", "diagnose", "learning_trend", "ratio_text",
+           "summary_line"]
+
+
 def verb(indices: list[int] | tuple[int, ...], plural: str, singular: str) -> str:
     return singular if len(indices) == 1 else plural
 
@@ -115,27 +119,6 @@ def describe_layers(indices: list[int] | tuple[int, ...], n_layers: int) -> str:
     if has_output:
         text = f"{text} and the output layer" if text else "the output layer"
     return text
-
-
-def ratio_text(r: float) -> str:
-    """A fraction or multiple in words a room can read: '1/300', '10^-7', '40x'."""
-    if not math.isfinite(r):
-        return "NaN" if math.isnan(r) else "infinite"
-    if r <= 0:
-        return "none"
-    if r >= 1e4:
-        return f"10^{math.floor(math.log10(r))}x"
-    if r >= 0.1:
-        return f"{r:.2g}x"
-    if r >= 1e-4:
-        return f"1/{_round_sig(1 / r)}"
-    return f"10^{math.floor(math.log10(r))}"
-
-
-def _round_sig(x: float) -> str:
-    digits = max(0, 1 - math.floor(math.log10(x)))
-    value = round(x, -math.floor(math.log10(x)) + 1) if x >= 10 else round(x, digits)
-    return f"{value:g}" if value < 1e6 else f"{value:.0f}"
 
 
 @dataclass(frozen=True)

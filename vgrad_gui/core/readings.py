@@ -221,3 +221,40 @@ def value_text(x: float) -> str:
     if math.isinf(x):
         return "+Inf" if x > 0 else "-Inf"
     return "0" if x == 0 else f"{x:.2e}"
+
+
+def ratio_text(r: float) -> str:
+    """A fraction or multiple in words a room can read: '1/300', '10^-7', '40x'."""
+    if not math.isfinite(r):
+        return "NaN" if math.isnan(r) else "infinite"
+    if r <= 0:
+        return "none"
+    if r >= 1e4:
+        return f"10^{math.floor(math.log10(r))}x"
+    if r >= 0.1:
+        return f"{r:.2g}x"
+    if r >= 1e-4:
+        return f"1/{_round_sig(1 / r)}"
+    return f"10^{math.floor(math.log10(r))}"
+
+
+def _round_sig(x: float) -> str:
+    digits = max(0, 1 - math.floor(math.log10(x)))
+    value = round(x, -math.floor(math.log10(x)) + 1) if x >= 10 else round(x, digits)
+    return f"{value:g}" if value < 1e6 else f"{value:.0f}"
+
+
+def norm_label(reading: GradReading, i: int) -> str:
+    """Layer i's current gradient as views and ``summary`` print it: '0 (underflow)' for
+    float32 underflow, else ``value_text``."""
+    if reading.classes[i] == UNDERFLOW:
+        return "0 (underflow)"
+    return value_text(float(reading.norms[i]))
+
+
+def ratio_label(reading: GradReading, i: int) -> str:
+    """Layer i's ratio to the output layer in words: 'none' for an exactly-zero gradient
+    (0/0 included), 'NaN' for a non-finite one, else ``ratio_text``."""
+    if reading.classes[i] in (ZERO, UNDERFLOW):
+        return "none"
+    return ratio_text(float(reading.ratios[i]))

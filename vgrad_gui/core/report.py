@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from vgrad_gui.core import readings
-from vgrad_gui.core.diagnose import diagnose, ratio_text
+from vgrad_gui.core.diagnose import diagnose
 from vgrad_gui.core.history import RunHistory
 
 # (probe channel, column title) shown when the run recorded them.
@@ -53,7 +53,7 @@ def _table(history: RunHistory, now: readings.GradReading) -> list[str]:
     rows = [*notes, "", header, "-" * len(header)]
     for i, name in enumerate(history.layer_names):
         row = (f"{name:<{width}}  {_cell(start, i)}  {_cell(now, i)}  "
-               f"{_ratio_cell(now, i):>10}")
+               f"{readings.ratio_label(now, i):>10}")
         row += "".join(f"  {_fmt(values[i]) if i < len(values) else '':>10}"
                        for _, values in extra)
         rows.append(row)
@@ -67,12 +67,6 @@ def _cell(reading: readings.GradReading, i: int) -> str:
     if reading.classes[i] == readings.UNDERFLOW:
         return f"{'0*':>10}"
     return f"{_fmt(reading.norms[i]):>10}"
-
-
-def _ratio_cell(reading: readings.GradReading, i: int) -> str:
-    if reading.classes[i] in (readings.ZERO, readings.UNDERFLOW):
-        return "none"
-    return ratio_text(float(reading.ratios[i]))
 
 
 def _fmt(x: float | np.floating) -> str:
