@@ -168,11 +168,11 @@ def _nonfinite(ctx: _Context) -> Finding | None:
         return None
     at_first = readings.grad_reading(ctx.history, first)
     bad = at_first.layers(readings.NONFINITE) if at_first is not None else []
-    where = describe_layers(bad, ctx.n) if bad else "the loss"
+    what = f"the gradients of {describe_layers(bad, ctx.n)}" if bad else "the loss"
     return Finding(
         "nonfinite", "error",
-        f"NaN/Inf: the gradients became NaN or infinite at step {first} ({where}). The weights "
-        "are ruined; lower the learning rate or the initial weight scale, then reset.",
+        f"NaN/Inf: at step {first} {what} became NaN or infinite. The weights are ruined; "
+        "lower the learning rate or the initial weight scale, then reset.",
         tuple(bad), float(first))
 
 
