@@ -155,6 +155,26 @@ def test_the_same_through_a_run_file(monkeypatch, tmp_path):
     assert_same_records(history, back)
 
 
+@pytest.mark.parametrize("preset", ["relu_he", "exploding"])
+def test_round_trip_of_real_training(preset, tmp_path):
+    # What the probe really records (including NaN and Inf when the run explodes) passes the
+    # checks of the reader.
+    from vgrad_gui.core.presets import get_preset
+    from vgrad_gui.core.trainer import Trainer
+
+    cfg = get_preset(preset).config.replace(steps=101, samples=200)
+    if preset != "exploding":
+        cfg = cfg.replace(depth=3, width=8)
+    trainer = Trainer(cfg)
+    history = RunHistory(cfg, trainer.layer_names, trainer.probe.inactive_kind)
+    while history.step < cfg.steps and history.first_nonfinite_step is None:
+        history.append(trainer.run_block(cfg.steps - history.step))
+    back = load_run(save_run(history, tmp_path / "real.npz"))
+    assert_same_records(history, back)
+    assert back.first_nonfinite_step == history.first_nonfinite_step
+    assert (back.first_nonfinite_step is not None) == (preset == "exploding")
+
+
 def test_save_is_atomic_and_leaves_no_temporary_files(good, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["good.npz"]
     assert zipfile.is_zipfile(good)

@@ -19,7 +19,7 @@ Layout, format version 2 (every array readable with ``numpy.load(path, allow_pic
 
 Channels of width kind "one" are stored as vectors, every other channel as a matrix. The
 channels come from ``records.TABLES``; a channel added after version 1 is listed in
-``ADDED_IN``, and files older than that load it as NaN.
+``records.CHANNEL_ADDED_IN``, and files older than that load it as NaN.
 
 Reading never trusts the file: the archive directory, every member's flags, compression and
 declared size, and every ``.npy`` header's dtype and shape are checked against what the meta
@@ -47,13 +47,14 @@ from numpy.lib import format as npy_format
 
 from vgrad_gui import __version__
 from vgrad_gui.core.history import RunHistory, Series
-from vgrad_gui.core.records import TABLES, first_nonfinite
+from vgrad_gui.core.records import CHANNEL_ADDED_IN, TABLES, first_nonfinite
 from vgrad_gui.core.spec import Config, ConfigError
 
 FORMAT = "vgrad-gui run"
 FORMAT_VERSION = 2
-# The format version that introduced each channel added after version 1.
-ADDED_IN = {"signal_std": 2, "backprop_grad": 2}
+# The format version that introduced each channel added after version 1 (kept with the
+# channels in records.py, so a new channel needs a line there only).
+ADDED_IN = CHANNEL_ADDED_IN
 _PREFIX = {"steps": "", "probes": "probe_", "evals": "eval_"}
 
 # What a channel can hold: (lowest, highest); NaN always passes (a run that diverged records
