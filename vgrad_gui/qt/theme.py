@@ -104,7 +104,10 @@ def depth_colours(n: int) -> list[QColor]:
     cmap = colormap("viridis")
     if n <= 1:
         return [cmap.mapToQColor(1.0)]
-    return [cmap.mapToQColor(0.1 + 0.9 * i / (n - 1)) for i in range(n)]
+    # One mapping of all positions: one mapToQColor per layer cost ~0.3 ms each, 60 ms for
+    # 200 layers, in the frame that rebuilds a view.
+    rgba = cmap.map(0.1 + 0.9 * np.arange(n) / (n - 1), mode=pg.ColorMap.BYTE)
+    return [QColor(int(r), int(g), int(b), int(a)) for r, g, b, a in rgba]
 
 
 def heat_lut() -> np.ndarray:
