@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import math
 import os
 import sys
 import tempfile
@@ -20,12 +19,12 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
-
 from vgrad_gui import __version__
-from vgrad_gui.core.diagnose import diagnose, ratio_text
+from vgrad_gui.core.diagnose import diagnose
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.presets import all_presets, get_preset
+from vgrad_gui.core.readings import first_nonfinite_step
+from vgrad_gui.core.report import summary_text
 from vgrad_gui.core.runfile import RunFileError, load_run, save_run
 from vgrad_gui.core.spec import FIELD_BY_NAME, Config, ConfigError, load_config, one_line
 
@@ -263,8 +262,9 @@ def record_line(history: RunHistory, name: str, elapsed: float, out: Path) -> st
     line = ", ".join(parts) + f" -> {out}"
     if findings:
         line += f"\n{findings[0].message}"
-    if history.first_nonfinite_step is not None:
-        line += f"\nstopped at step {history.step}: the gradients are no longer finite."
+    bad = first_nonfinite_step(history)
+    if bad is not None:
+        line += f"\nstopped at step {bad}, the first step whose gradients are not finite."
     return line
 
 
@@ -305,40 +305,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     history = load_run(args.run)
     print(summary_text(history, args.run))
     return 0
-
-
-def summary_text(history: RunHistory, source: str) -> str:
-    cfg = history.config
-    rec = history.steps.records(history.cols("steps", "grad_norm"))
-    lines = [
-        f"{source}: {history.step} steps, depth {cfg.depth} x width {cfg.width}, "
-        f"{cfg.activation}, init {cfg.init}, norm {cfg.norm}, residual "
-        f"{'on' if cfg.residual else 'off'}, {cfg.optimizer} lr {cfg.lr:g}, {cfg.dataset}",
-    ]
-    if len(rec["count"]) == 0:
-        lines.append("no steps recorded")
-        return "\n".join(lines)
-    mean = rec["mean"]
-    first, last = mean[0], mean[-1]
-    with np.errstate(all="ignore"):
-        median = np.nanmedian(np.where(np.isfinite(mean), mean, np.nan), axis=0)
-        ratio = median / median[-1]
-    width = max(len(n) for n in history.layer_names)
-    header = (f"{'layer':<{width}}  {'first':>10}  {'last':>10}  {'median':>10}  "
-              f"{'vs output':>10}")
-    lines += ["", header, "-" * len(header)]
-    for i, name in enumerate(history.layer_names):
-        lines.append(f"{name:<{width}}  {_fmt(first[i])}  {_fmt(last[i])}  {_fmt(median[i])}  "
-                     f"{ratio_text(float(ratio[i])):>10}")
-    lines.append("")
-    findings = diagnose(history)
-    lines += [f"- {f.message}" for f in findings] or ["- no diagnosis"]
-    return "\n".join(lines)
-
-
-def _fmt(x: float) -> str:
-    x = float(x)
-    return f"{x:>10.3e}" if math.isfinite(x) else f"{x!s:>10}"
 
 
 # -- presets ------------------------------------------------------------------------------
