@@ -85,8 +85,10 @@ def test_run_history_appends_training_blocks_and_tracks_nonfinite():
     trainer = Trainer(cfg)
     history = RunHistory(cfg, trainer.layer_names, "dead")
     history.append(trainer.run_block(10))
-    assert history.step == 10
+    # The block ends at the first non-finite step: nothing after NaN weights is recorded.
     assert history.first_nonfinite_step is not None
+    assert history.step == history.first_nonfinite_step < 10
+    assert trainer.step_count == history.step
     assert history.latest("steps", "grad_norm").shape == (11,)
     assert len(history.probes) == 1  # step 1 measures the heavier statistics
     assert len(history.evals) == 1
