@@ -4,9 +4,11 @@ diagram in the middle, the other views in docks; a toolbar, menus, shortcuts, a 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -347,6 +349,10 @@ class MainWindow(QMainWindow):
             return
         self._worker_started = True
         self.session.start_worker()
+        # numpy imports numpy.ma on the first np.median (the diagnosis uses it): ~150 ms in
+        # whichever frame first diagnoses a run. Imported now, in a thread, it costs no frame.
+        threading.Thread(target=importlib.import_module, args=("numpy.ma",), daemon=True,
+                         name="vgrad-preload").start()
         self.session.set_speed(SPEEDS[self.speed.value()])
         run, path = self._pending_run
         self._pending_run = (None, None)
