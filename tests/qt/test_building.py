@@ -24,3 +24,29 @@ def test_a_slow_net_is_named_in_the_banner_once_built(app, qtbot, window):
     window.banner.on_run(info)
     assert "8 s per step" in window.banner.headline.text()
     assert "Press Start" in window.banner.details.text()
+
+
+def test_a_view_that_cannot_follow_a_run_says_so_and_the_rest_go_on(app, qtbot, window,
+                                                                     monkeypatch, capfd):
+    from tests.qt.helpers import paint_failures
+    from vgrad_gui.qt.plots.heatmap import HeatmapView
+
+    heatmap = window.views["heatmap"]
+    window.docks["heatmap"].raise_()
+    note = heatmap.note.text()
+    before = paint_failures()
+
+    def broken(self):
+        raise IndexError("steps in reverse order")
+
+    monkeypatch.setattr(HeatmapView, "refresh", broken)
+    window.session.step(3)
+    qtbot.waitUntil(lambda: "could not follow" in heatmap.note.text(), timeout=10_000)
+    window.session.step(3)
+    qtbot.wait(300)
+    assert paint_failures() >= before + 1
+    assert capfd.readouterr().err.count("HeatmapView.refresh failed") == 1  # reported once
+    assert window.session.worker.alive and window.errors.shown == 0
+    monkeypatch.undo()
+    window.session.reset()
+    qtbot.waitUntil(lambda: heatmap.note.text() == note, timeout=10_000)

@@ -37,7 +37,7 @@ def report_once(where: str, exc: BaseException) -> None:
         return
     _reported.add(key)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    print(f"vgrad-gui: painting {where} failed (reported once):\n{text}", file=sys.stderr,
+    print(f"vgrad-gui: {where} failed (reported once):\n{text}", file=sys.stderr,
           flush=True)
 
 
@@ -57,7 +57,7 @@ def run_paint(where: str, paint: Callable[[], object]) -> BaseException | None:
     try:
         paint()
     except Exception as exc:  # nothing may escape a paint
-        report_once(where, exc)
+        report_once(f"painting {where}", exc)
         _close_painters(exc)
         exc.__traceback__ = None  # frames hold painters and pictures: free them now
         return exc

@@ -4,13 +4,15 @@ measurement."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.guard import guarded_paint_event
+from vgrad_gui.qt.guard import guarded_paint_event, report_once
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 
@@ -55,12 +57,32 @@ class View(QWidget):
         if self._next_run is not None:
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
             self.info, self._next_run = self._next_run, None
-            self.on_run(self.info)
+            self._contained("on_run", lambda: self.on_run(self.info))
             return
         if self.info is None or not self.is_shown():
             return
         self._seen = self.session.version
-        self.refresh()
+        self._contained("refresh", self.refresh)
+
+    def _contained(self, what: str, call: Callable[[], object]) -> None:
+        """A view that cannot follow a run (a bug, or a run file the checks let through)
+        says so in place, once, and tries again when the data changes; the other views and
+        the app go on."""
+        try:
+            call()
+            if what == "on_run":
+                self.recovered()
+        except Exception as exc:  # one view's failure must not become a dialog per frame
+            report_once(f"{type(self).__name__}.{what}", exc)
+            self.failed(f"This view could not follow this run ({type(exc).__name__}); the "
+                        "other views are unaffected. Details on the terminal.")
+
+    def failed(self, text: str) -> None:
+        """Show that this view failed (subclasses with a note show it there)."""
+        self.setToolTip(text)
+
+    def recovered(self) -> None:
+        """A new run was taken in without an error: undo what ``failed`` showed."""
 
     def is_shown(self) -> bool:
         """Visible on screen: not in a hidden dock tab, not closed, window not minimised.
@@ -86,6 +108,7 @@ class PlotView(View):
         self.note.setObjectName("viewNote")
         self.note.setWordWrap(True)
         self.note.hide()
+        self._note_before_failure: str | None = None
         self.graphics = TimedGraphicsLayoutWidget(session)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.note)
@@ -98,6 +121,17 @@ class PlotView(View):
     def show_note(self, text: str) -> None:
         self.note.setText(text)
         self.note.setVisible(bool(text))
+
+    def failed(self, text: str) -> None:
+        if self._note_before_failure is None:
+            self._note_before_failure = self.note.text()
+        if self.note.text() != text:
+            self.show_note(text)
+
+    def recovered(self) -> None:
+        if self._note_before_failure is not None:
+            self.show_note(self._note_before_failure)
+            self._note_before_failure = None
 
 
 class GuardedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
