@@ -7,8 +7,10 @@ launches and times other processes.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from vgrad_gui.core.spec import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 TMP = Path(tempfile.mkdtemp(prefix="vgrad-bench-"))
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 # The plain loop a practitioner would write: nn.Sequential of Linear and the activation, SGD,
 # the app's data and batch order (a permutation per epoch from Generator(seed + 1)). It prints
@@ -33,6 +36,7 @@ import sys, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 depth, width, batch, steps, threads, seed = (int(a) for a in sys.argv[1:7])
 lr, data, act = float(sys.argv[7]), sys.argv[8], sys.argv[9]
+init = sys.argv[10] if len(sys.argv) > 10 else "default"
 torch.set_num_threads(threads)
 torch.manual_seed(seed)
 x, y = torch.from_numpy(np.load(data + ".x.npy")), torch.from_numpy(np.load(data + ".y.npy"))
@@ -42,6 +46,11 @@ for _ in range(depth):
     layers += [nn.Linear(d, width), Act()]
     d = width
 model = nn.Sequential(*layers, nn.Linear(d, int(y.max()) + 1))
+if init != "default":  # as the app's inits.py: the named scheme on weights, zero biases
+    for m in model:
+        if isinstance(m, nn.Linear):
+            getattr(nn.init, init + "_")(m.weight)
+            nn.init.zeros_(m.bias)
 opt = torch.optim.SGD(model.parameters(), lr=lr)
 gen, order, cursor, n = torch.Generator().manual_seed(seed + 1), None, 0, len(x)
 for step in range(steps):
@@ -100,7 +109,7 @@ def plain_script() -> str:
 def plain_command(config: Config, steps: int, threads: int, data: str) -> list[str]:
     return [sys.executable, plain_script(), str(config.depth), str(config.width),
             str(config.batch_size), str(steps), str(threads), str(config.seed), str(config.lr),
-            data, config.activation]
+            data, config.activation, config.init]
 
 
 def fresh_env(**extra: str) -> dict[str, str]:
