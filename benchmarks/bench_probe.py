@@ -105,9 +105,16 @@ class PlainLoop:
             optimizer.step()
 
 
+THREADS: int | None = None  # --threads: override the app's choice (threads_for) for both
+
+
+def threads(config: Config) -> int:
+    return THREADS or threads_for(config)
+
+
 def paired(config: Config, rounds: int, steps: int) -> tuple[float, float, list[float]]:
     """Median ms/step of each loop, and the per-round time ratios recorded/plain."""
-    torch.set_num_threads(threads_for(config))
+    torch.set_num_threads(threads(config))
     trainer = Trainer(config)
     history = RunHistory(config, trainer.layer_names, trainer.probe.inactive_kind)
     plain = PlainLoop(trainer)
@@ -139,7 +146,7 @@ def report(cfg: Config, rounds: int, steps: int) -> None:
     verdict = "ok" if speed >= TARGET else "MISSED"
     name = f"{cfg.depth:3d} x {cfg.width:4d} {cfg.activation}" + (
         f" +{cfg.norm} norm" if cfg.norm != "none" else "")
-    print(f"{name:<26} batch {cfg.batch_size:3d}, {threads_for(cfg)} thr: "
+    print(f"{name:<26} batch {cfg.batch_size:3d}, {threads(cfg)} thr: "
           f"plain {p * 1e3:7.3f} ms/step, record {q * 1e3:7.3f} ms/step; "
           f"time ratio {ratio:.3f} (IQR {q1:.3f}-{q3:.3f}, target <= {1 / TARGET:.3f}), "
           f"record/plain steps/s {speed:.3f}x (target >= {TARGET}x) {verdict}", flush=True)
@@ -153,7 +160,11 @@ def main() -> None:
                         "and evaluation steps in proportion)")
     parser.add_argument("--only", type=int, default=None, help="run only config number N")
     parser.add_argument("--no-big", action="store_true", help="skip depth 200 x width 1024")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads for both loops (default: the app's choice)")
     args = parser.parse_args()
+    global THREADS
+    THREADS = args.threads
     print(f"torch {torch.__version__}; {args.rounds} interleaved rounds of {args.steps} steps "
           f"per loop; reference: nn.Sequential + zero_grad/backward/step in this process")
     configs = CONFIGS if args.only is None else [CONFIGS[args.only]]

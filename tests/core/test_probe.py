@@ -101,10 +101,12 @@ CASES = [
 
 @pytest.mark.parametrize("cfg", CASES, ids=lambda c: f"{c.activation}-{c.norm}-d{c.depth}"
                          + ("-res" if c.residual else ""))
-def test_first_step_records_equal_an_independent_autograd_computation(cfg):
+@pytest.mark.parametrize("separate", [False, True], ids=["buffer", "separate"])
+def test_first_step_records_equal_an_independent_autograd_computation(cfg, separate):
     cfg = cfg.replace(optimizer="sgd", lr=0.05)
     ref = reference_step(cfg)
-    trainer = Trainer(cfg, stats_every=1)
+    trainer = Trainer(cfg, stats_every=1, separate=separate)
+    assert trainer.probe.separate == separate
     block = trainer.step()
     n = trainer.n_layers
     np.testing.assert_allclose(block.rows[0, :n], ref["grad_norm"], rtol=1e-5)
@@ -116,13 +118,14 @@ def test_first_step_records_equal_an_independent_autograd_computation(cfg):
     np.testing.assert_allclose(got["act_mean"], ref["act_mean"], rtol=1e-4, atol=1e-7)
 
 
-def test_tiny_back_propagated_gradients_are_exact():
+@pytest.mark.parametrize("separate", [False, True], ids=["buffer", "separate"])
+def test_tiny_back_propagated_gradients_are_exact(separate):
     """Deep sigmoid: dL/dh at the first layer ~1e-20 and weight gradients ~1e-27, whose float32
     squares underflow; the records still equal autograd's values."""
     cfg = Config(depth=30, width=8, activation="sigmoid", optimizer="sgd", lr=0.05)
     ref = reference_step(cfg)
     assert ref["grad_norm"][0] < 1e-20 and ref["backprop_grad"][0] < 1e-15
-    trainer = Trainer(cfg, stats_every=1)
+    trainer = Trainer(cfg, stats_every=1, separate=separate)
     block = trainer.step()
     got = channels(block, trainer.n_layers)
     np.testing.assert_allclose(block.rows[0, : trainer.n_layers], ref["grad_norm"], rtol=1e-5)
@@ -140,10 +143,11 @@ def test_a_vanished_signal_beside_a_large_mean_is_not_rounded_to_zero():
     torch.testing.assert_close(_std64(rows), expect, rtol=1e-6, atol=0)
 
 
-def test_norms_match_the_models_own_gradients_at_every_step():
+@pytest.mark.parametrize("separate", [False, True], ids=["buffer", "separate"])
+def test_norms_match_the_models_own_gradients_at_every_step(separate):
     cfg = Config(depth=8, width=16, activation="tanh", init="xavier_uniform",
                  optimizer="adam", lr=0.01)
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, separate=separate)
     for _ in range(5):
         block = trainer.run_block(7)
         # After the block the .grad tensors still hold the last step's gradients.
@@ -151,9 +155,10 @@ def test_norms_match_the_models_own_gradients_at_every_step():
         np.testing.assert_allclose(block.rows[-1, : trainer.n_layers], last, rtol=1e-5)
 
 
-def test_tiny_gradients_do_not_underflow_after_the_first_block():
+@pytest.mark.parametrize("separate", [False, True], ids=["buffer", "separate"])
+def test_tiny_gradients_do_not_underflow_after_the_first_block(separate):
     cfg = Config(depth=40, width=8, activation="sigmoid")
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, separate=separate)
     trainer.run_block(10)
     block = trainer.run_block(10)
     last = [lin.weight.grad.double().norm().item() for lin in trainer.model.linears]
@@ -299,6 +304,27 @@ def test_the_accelerator_path_records_what_the_cpu_path_records():
     b = [packed.run_block(13) for _ in range(4)]
     for x, y in zip(a, b, strict=True):
         np.testing.assert_allclose(x.rows, y.rows, rtol=1e-5)
+        np.testing.assert_array_equal(x.steps, y.steps)
         np.testing.assert_array_equal(x.probe_steps, y.probe_steps)
         np.testing.assert_allclose(x.probe_rows, y.probe_rows, rtol=1e-5, atol=1e-12)
         np.testing.assert_allclose(x.eval_rows, y.eval_rows, rtol=1e-6)
+
+
+def test_the_two_gradient_paths_record_the_same_numbers():
+    """Gradients accumulated in the buffer (narrow nets) or kept as autograd hands them over
+    (wide nets): the same records, for every optimizer."""
+    for optimizer in ("sgd", "momentum", "adam"):
+        cfg = Config(depth=6, width=12, activation="relu", norm="batch", optimizer=optimizer,
+                     lr=0.01, seed=2)
+        a = Trainer(cfg, stats_every=5, separate=False)
+        b = Trainer(cfg, stats_every=5, separate=True)
+        for _ in range(3):
+            x, y = a.run_block(11), b.run_block(11)
+            np.testing.assert_allclose(x.rows, y.rows, rtol=1e-4, err_msg=optimizer)
+            np.testing.assert_allclose(x.probe_rows, y.probe_rows, rtol=1e-4, atol=1e-9,
+                                       err_msg=optimizer)
+
+
+def test_wide_layers_take_the_separate_path_and_narrow_ones_the_buffer():
+    assert Trainer(Config(depth=2, width=128, device="cpu")).probe.separate
+    assert not Trainer(Config(depth=2, width=64, device="cpu")).probe.separate

@@ -45,9 +45,12 @@ import numpy as np
 import torch
 
 from vgrad_gui.core.activations import INFO, SIGMOID_SATURATION, TANH_SATURATION
-from vgrad_gui.core.builder import Capture, VGradNet
+from vgrad_gui.core.builder import Capture, LinearParams, VGradNet
 
 MAX_BLOCK = 64  # steps per block at most
+# Weights of this many elements or more: gradients stay as autograd hands them over instead of
+# accumulating in the buffer (see GradientProbe.zero_grad).
+SEPARATE_FROM = 16384
 
 
 class GradientProbe:
@@ -57,9 +60,11 @@ class GradientProbe:
     at the end of the block, ``collect(...)``."""
 
     def __init__(self, model: VGradNet, activation: str, stats_every: int = 100,
-                 accelerator_path: bool | None = None) -> None:
+                 accelerator_path: bool | None = None, separate: bool | None = None) -> None:
         """``accelerator_path``: use the float64, one-transfer path even on the CPU (tests
-        use it to check that path on machines without an accelerator); default by device."""
+        use it to check that path on machines without an accelerator); default by device.
+        ``separate``: gradients as autograd hands them over rather than in the buffer
+        (default: for weights of SEPARATE_FROM elements or more; see ``zero_grad``)."""
         self.model = model
         self.activation = activation
         self.inactive_kind = INFO[activation].inactive_kind
@@ -67,41 +72,18 @@ class GradientProbe:
         linears = model.linears
         self.n_layers = n = len(linears)
         self.n_hidden = n - 1
-        weights = [lin.weight for lin in linears]
-        biases = [lin.bias for lin in linears]
-        if any(b is None for b in biases):
-            raise ValueError("every Linear layer needs a bias")
-        ref = weights[0]
-        device, dtype = ref.device, ref.dtype
-        self.device = device
-        self.on_cpu = device.type == "cpu" if accelerator_path is None else not accelerator_path
-        reported = {id(p) for p in weights} | {id(b) for b in biases if b is not None}
-        others = [p for p in model.parameters() if id(p) not in reported]
-        w_cols = max(w.numel() for w in weights)
-        b_cols = max(b.numel() for b in biases if b is not None)
-        w_size, b_size = n * w_cols, n * b_cols
-        total = w_size + b_size + sum(p.numel() for p in others)
-        self._param_flat = torch.zeros(total, dtype=dtype, device=device)
-        self._grad_flat = torch.zeros(total, dtype=dtype, device=device)
-        self.weights = self._param_flat[:w_size].view(n, w_cols)
-        self.weight_grads = self._grad_flat[:w_size].view(n, w_cols)
-        self.bias_grads = self._grad_flat[w_size : w_size + b_size].view(n, b_cols)
-        bias_params = self._param_flat[w_size : w_size + b_size].view(n, b_cols)
-        with torch.no_grad():
-            for i in range(n):
-                b = biases[i]
-                assert b is not None
-                _adopt(weights[i], self.weights[i], self.weight_grads[i])
-                _adopt(b, bias_params[i], self.bias_grads[i])
-            cursor = w_size + b_size
-            for p in others:
-                k = p.numel()
-                _adopt(p, self._param_flat[cursor : cursor + k],
-                       self._grad_flat[cursor : cursor + k])
-                cursor += k
+        self.device = linears[0].weight.device
+        self.on_cpu = (self.device.type == "cpu" if accelerator_path is None
+                       else not accelerator_path)
+        w_cols = max(lin.weight.numel() for lin in linears)
+        self.separate = w_cols >= SEPARATE_FROM if separate is None else separate
+        self._params: list[torch.Tensor] = []
+        self._adopt_all(linears, w_cols)
         exact = not self.on_cpu
-        self._w = _NormBlock(self.weight_grads, exact)
-        self._b = _NormBlock(self.bias_grads, exact)
+        weights = self._params[0 : 2 * n : 2]
+        biases = self._params[1 : 2 * n : 2]
+        self._w = _NormBlock(weights if self.separate else self.weight_grads, exact)
+        self._b = _NormBlock(biases if self.separate else self.bias_grads, exact)
         # Heavier statistics, in records.PROBE_CHANNELS order: act mean, std and inactive
         # fraction [hidden] each, update ratio, signal std, back-propagated gradient [layers];
         # one row per statistics step of the block.
@@ -110,15 +92,63 @@ class GradientProbe:
         self._probe_steps: list[int] = []
         self._before: torch.Tensor | None = None
 
+    def _adopt_all(self, linears: list[LinearParams], w_cols: int) -> None:
+        """Move every parameter into the flat buffer (weights, biases, then the rest: norm
+        layers' scales and shifts), and unless ``separate`` their gradients likewise."""
+        n = len(linears)
+        reported = {id(t) for lin in linears for t in (lin.weight, lin.bias)}
+        others = [p for p in self.model.parameters() if id(p) not in reported]
+        b_cols = max(lin.bias.numel() for lin in linears)
+        w_size, b_size = n * w_cols, n * b_cols
+        total = w_size + b_size + sum(p.numel() for p in others)
+        ref = linears[0].weight
+        self._param_flat = torch.zeros(total, dtype=ref.dtype, device=ref.device)
+        # Separate gradients need no buffer (at 200 x 1024 it would be 800 MB).
+        self._grad_flat = torch.zeros(0 if self.separate else total, dtype=ref.dtype,
+                                      device=ref.device)
+        self.weights = self._param_flat[:w_size].view(n, w_cols)
+        bias_params = self._param_flat[w_size : w_size + b_size].view(n, b_cols)
+        grads = self._grad_flat if not self.separate else torch.zeros(
+            total, dtype=ref.dtype, device="meta")  # shapes only
+        self.weight_grads = grads[:w_size].view(n, w_cols)
+        self.bias_grads = grads[w_size : w_size + b_size].view(n, b_cols)
+        with torch.no_grad():
+            for i, lin in enumerate(linears):
+                self._adopt(lin.weight, self.weights[i], self.weight_grads[i])
+                self._adopt(lin.bias, bias_params[i], self.bias_grads[i])
+            cursor = w_size + b_size
+            for p in others:
+                k = p.numel()
+                self._adopt(p, self._param_flat[cursor : cursor + k], grads[cursor : cursor + k])
+                cursor += k
+
+    def _adopt(self, p: torch.Tensor, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:
+        """Make ``p`` (and its gradient, unless separate) views of the given slots."""
+        k = p.numel()
+        data_slot[:k].copy_(p.reshape(-1))
+        p.data = data_slot[:k].view_as(p)
+        p.grad = None if self.separate else grad_slot[:k].view_as(p)
+        self._params.append(p)
+
     def optimizer_params(self) -> list[torch.Tensor]:
-        """What to give the optimizer: every parameter of the model, as one flat tensor whose
-        ``.grad`` is the gradient buffer."""
+        """What to give the optimizer: every parameter of the model as one flat tensor whose
+        ``.grad`` is the gradient buffer; when ``separate``, the parameters themselves."""
+        if self.separate:
+            return list(self._params)
         self._param_flat.grad = self._grad_flat
         return [self._param_flat]
 
     # -- every step -------------------------------------------------------------------------
     def zero_grad(self) -> None:
-        self._grad_flat.zero_()
+        """Before backward. Narrow layers: zero the buffer, into which autograd accumulates
+        and whose rows one op reads (per-tensor ops dominate there). Wide layers (separate):
+        drop the gradients, so autograd hands over fresh ones, read by one ``_foreach_norm``;
+        zeroing and accumulating would cost three more passes over memory."""
+        if self.separate:
+            for p in self._params:
+                p.grad = None
+        else:
+            self._grad_flat.zero_()
 
     def wants_stats(self, step: int) -> bool:
         """Whether this step measures activations and update ratios (the heavier statistics)."""
@@ -233,7 +263,8 @@ class GradientProbe:
 
 
 class _NormBlock:
-    """Row norms of a 2-D gradient buffer, one row of results per step of a block.
+    """Norms of every gradient of a kind (weights, biases), one row of results per step of a
+    block: the rows of a 2-D gradient buffer, or (``separate``) each parameter's ``.grad``.
 
     Which rows are "at risk" is re-decided every RISK_EVERY steps from the previous step's
     norms, at fixed step numbers, so the recorded values do not depend on how the steps were
@@ -244,12 +275,14 @@ class _NormBlock:
     RISK_HIGH = 1e13
     RISK_EVERY = 16
 
-    def __init__(self, rows: torch.Tensor, exact: bool) -> None:
-        self.rows = rows
-        self.exact = exact or rows.dtype != torch.float32
-        n = rows.shape[0]
-        dtype = torch.float64 if self.exact else rows.dtype
-        self._block = torch.empty(MAX_BLOCK, n, dtype=dtype, device=rows.device)
+    def __init__(self, source: torch.Tensor | list[torch.Tensor], exact: bool) -> None:
+        self.rows = source if isinstance(source, torch.Tensor) else None
+        self.params = source if isinstance(source, list) else []
+        ref = source if isinstance(source, torch.Tensor) else source[0]
+        self.exact = exact or ref.dtype != torch.float32
+        n = len(source)
+        dtype = torch.float64 if self.exact else ref.dtype
+        self._block = torch.empty(MAX_BLOCK, n, dtype=dtype, device=ref.device)
         self._slots = list(self._block.unbind(0))  # views, so no indexing op per step
         self._risk: np.ndarray = np.arange(n)  # every row is at risk until measured
         self._risk_idx = torch.from_numpy(self._risk)
@@ -259,8 +292,13 @@ class _NormBlock:
         self._last: np.ndarray | None = None  # the previous step's norms (float64)
 
     def measure(self, slot: int, step: int) -> None:
-        torch.linalg.vector_norm(self.rows, dim=1, out=self._slots[slot],
-                                 dtype=torch.float64 if self.exact else None)
+        wide = torch.float64 if self.exact else None
+        grads = [p.grad for p in self.params]
+        if self.rows is not None:
+            torch.linalg.vector_norm(self.rows, dim=1, out=self._slots[slot], dtype=wide)
+        else:
+            torch.stack(torch._foreach_norm(grads, dtype=wide),  # type: ignore[arg-type]
+                        out=self._slots[slot])
         if self.exact:
             return
         if step % self.RISK_EVERY == 1 and step > 1:
@@ -272,10 +310,16 @@ class _NormBlock:
                     self._risk = risk
                     self._risk_idx = torch.from_numpy(risk)
         self._block_risk.append(self._risk)
-        if len(self._risk):
+        if not len(self._risk):
+            return
+        out = self._risk_slots[slot][: len(self._risk)]
+        if self.rows is not None:
             picked = self.rows.index_select(0, self._risk_idx)
-            torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64,
-                                     out=self._risk_slots[slot][: len(self._risk)])
+            torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64, out=out)
+        else:
+            chosen = [grads[i] for i in self._risk]
+            torch.stack(torch._foreach_norm(chosen, dtype=torch.float64),
+                        out=out)
 
     def _row(self, slot: int) -> np.ndarray:
         norms = self._block[slot].numpy().astype(np.float64)
@@ -314,9 +358,4 @@ def _rms64(rows: torch.Tensor, out: torch.Tensor) -> None:
     out.div_(math.sqrt(rows.shape[1]))
 
 
-def _adopt(p: torch.Tensor, data_slot: torch.Tensor, grad_slot: torch.Tensor) -> None:
-    """Make ``p`` and its gradient views of the given slots (their leading elements)."""
-    k = p.numel()
-    data_slot[:k].copy_(p.reshape(-1))
-    p.data = data_slot[:k].view_as(p)
-    p.grad = grad_slot[:k].view_as(p)
+

@@ -61,18 +61,22 @@ def threads_for(config: Config) -> int:
     return max(1, min(4, _DEFAULT_THREADS))
 
 
-def make_optimizer(config: Config, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+def make_optimizer(config: Config, params: list[torch.Tensor],
+                   foreach: bool | None = None) -> torch.optim.Optimizer:
+    """The config's optimizer. ``foreach=True`` updates all tensors in one call instead of a
+    Python loop over them (on the CPU PyTorch defaults to the loop)."""
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
+        return torch.optim.Adam(params, lr=config.lr, foreach=foreach)
     momentum = 0.9 if config.optimizer == "momentum" else 0.0
-    return torch.optim.SGD(params, lr=config.lr, momentum=momentum)
+    return torch.optim.SGD(params, lr=config.lr, momentum=momentum, foreach=foreach)
 
 
 class Trainer:
     def __init__(self, config: Config, *, stats_every: int = STATS_EVERY,
                  eval_every: int = EVAL_EVERY, data: Dataset | None = None,
-                 accelerator_path: bool | None = None) -> None:
-        """``accelerator_path``: see GradientProbe (tests run the GPU path on the CPU)."""
+                 accelerator_path: bool | None = None, separate: bool | None = None) -> None:
+        """``accelerator_path``, ``separate``: see GradientProbe (tests use them to run every
+        path of the probe on small nets and on the CPU)."""
         self.config = config
         self.device = resolve_device(config.device)
         self.data = data if data is not None else make_dataset(
@@ -83,9 +87,10 @@ class Trainer:
         self.layer_names = list(self.model.names)
         self.n_layers = len(self.layer_names)
         self.probe = GradientProbe(self.model, config.activation, stats_every,
-                                   accelerator_path=accelerator_path)
-        # One flat tensor holding every parameter: one update per step (see probe.py).
-        self.optimizer = make_optimizer(config, self.probe.optimizer_params())
+                                   accelerator_path=accelerator_path, separate=separate)
+        # Narrow nets: one flat tensor holding every parameter, one update per step; wide
+        # nets: every parameter, updated in one foreach call (see probe.py).
+        self.optimizer = make_optimizer(config, self.probe.optimizer_params(), foreach=True)
         d = self.device
         self.x_train = torch.from_numpy(self.data.x_train).to(d)
         self.y_train = torch.from_numpy(self.data.y_train).to(d)
