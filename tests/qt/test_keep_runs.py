@@ -132,3 +132,37 @@ def test_loading_never_blocks_and_every_failure_is_a_message(app, qtbot, window,
     assert "MemoryError" in box.text() and "a loader bug" in box.text()
     assert "Traceback" in box.detailedText()
     box.close()
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_the_app_keeps_a_run_through_a_killed_trainer_and_a_blocked_autosave_folder(
+        tmp_path, blocked):
+    from tests.qt.test_lifecycle import children_of, finish, launch, wait_for_training
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    data = tmp_path / "data"
+    if blocked:
+        data.write_text("a file where the data folder should be")
+    proc = launch(tmp_path, "--preset", "relu_he", "--autostart",
+                  env_extra={"TMPDIR": str(temp)})
+    try:
+        wait_for_training(proc, tmp_path)
+        for pid in children_of(proc.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+                os.kill(pid, signal.SIGKILL)  # the trainer
+        import time
+
+        time.sleep(3)
+        assert proc.poll() is None, "the app lives on after its trainer died"
+        proc.send_signal(signal.SIGTERM)
+        err = finish(proc, timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    kept = list((temp if blocked else data).rglob("run-*.npz"))
+    assert len(kept) == 1, err  # kept once, when the trainer died; not again on the way out
+    assert load_run(kept[0]).step > 0

@@ -358,6 +358,8 @@ class MainWindow(QMainWindow):
         self._pending_run = (None, None)
         if run is not None and path is not None:
             self.show_run(run, path)
+        elif path is not None:
+            self.files.open(path)  # read in a thread: the window is up at once
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
@@ -601,4 +603,7 @@ class MainWindow(QMainWindow):
             print(f"vgrad-gui: could not keep the run ({kept.steps:,} steps): {kept.why()}",
                   file=sys.stderr, flush=True)
             self.exit_code = 1
+        elif kept is not None and kept.failed:
+            print(f"vgrad-gui: could not write the autosave folder ({kept.why()}); the run "
+                  f"was kept in {kept.path}", file=sys.stderr, flush=True)
         event.accept()

@@ -4,6 +4,7 @@ dies. An autosave that cannot be written says where it tried and why, and offers
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import tempfile
 import threading
@@ -133,7 +134,8 @@ class RunFiles(QObject):
         except Exception as exc:  # a loader bug must become a message, never a crash
             history = f"{path}: could not be read ({type(exc).__name__}: {exc})"
             details = traceback.format_exc()
-        self.loaded.emit(ticket, path, history, details)
+        with contextlib.suppress(RuntimeError):  # the window closed while reading
+            self.loaded.emit(ticket, path, history, details)
 
     def _loaded(self, ticket: int, path: str, result: object, details: str) -> None:
         if ticket != self._ticket:
@@ -181,6 +183,9 @@ class RunFiles(QObject):
         """The training process died: keep what it recorded and say where it is."""
         kept = self.autosave()
         what = f"The training process stopped unexpectedly (exit code {code})."
+        if code == -9:
+            what += (" It was killed (SIGKILL), which is what the system does when memory "
+                     "runs out: a smaller network may fit.")
         again = "Press Start to train this configuration afresh."
         info = self.window.session.info
         if kept is None:  # nothing new to keep: recorded nothing, or saved already
