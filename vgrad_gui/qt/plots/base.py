@@ -56,8 +56,9 @@ class View(QWidget):
             return
         if self._next_run is not None:
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
-            self.info, self._next_run = self._next_run, None
-            self._contained("on_run", lambda: self.on_run(self.info))
+            info = self.info = self._next_run
+            self._next_run = None
+            self._contained("on_run", lambda: self.on_run(info))
             return
         if self.info is None or not self.is_shown():
             return
