@@ -16,7 +16,7 @@ figure is the median over rounds of the paired time ratio, so drift in machine l
 processes on a shared machine) hits both alike. A timed block is ``--steps`` steps, a multiple
 of 100, so every block holds its share of statistics steps and evaluations.
 
-    python benchmarks/bench_probe.py [--rounds 25] [--steps 100] [--no-big]
+    python benchmarks/bench_probe.py [--rounds 25] [--steps 100] [--seconds 90] [--no-big]
 
 Target (issue 8): record >= 0.95x the plain loop's steps/s, i.e. time ratio <= 1/0.95 = 1.053.
 """
@@ -112,8 +112,10 @@ def threads(config: Config) -> int:
     return THREADS or threads_for(config)
 
 
-def paired(config: Config, rounds: int, steps: int) -> tuple[float, float, list[float]]:
-    """Median ms/step of each loop, and the per-round time ratios recorded/plain."""
+def paired(config: Config, rounds: int, steps: int, seconds: float
+           ) -> tuple[float, float, list[float]]:
+    """Median ms/step of each loop, and the per-round time ratios recorded/plain: ``rounds``
+    rounds, fewer (at least 3) where they would take more than ``seconds``."""
     torch.set_num_threads(threads(config))
     trainer = Trainer(config)
     history = RunHistory(config, trainer.layer_names, trainer.probe.inactive_kind)
@@ -129,7 +131,10 @@ def paired(config: Config, rounds: int, steps: int) -> tuple[float, float, list[
     t_rec: list[float] = []
     runs: list[tuple[Callable[[int], None], list[float]]] = [(plain.steps, t_plain),
                                                                (recorded, t_rec)]
+    began = time.perf_counter()
     for r in range(rounds):
+        if r >= 3 and time.perf_counter() - began > seconds:
+            break
         for fn, times in runs if r % 2 == 0 else runs[::-1]:
             start = time.perf_counter()
             fn(steps)
@@ -138,8 +143,8 @@ def paired(config: Config, rounds: int, steps: int) -> tuple[float, float, list[
     return statistics.median(t_plain), statistics.median(t_rec), ratios
 
 
-def report(cfg: Config, rounds: int, steps: int) -> None:
-    p, q, ratios = paired(cfg, rounds, steps)
+def report(cfg: Config, rounds: int, steps: int, seconds: float) -> None:
+    p, q, ratios = paired(cfg, rounds, steps, seconds)
     ratio = statistics.median(ratios)
     q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratio,) * 3
     speed = 1 / ratio
@@ -148,7 +153,8 @@ def report(cfg: Config, rounds: int, steps: int) -> None:
         f" +{cfg.norm} norm" if cfg.norm != "none" else "")
     print(f"{name:<26} batch {cfg.batch_size:3d}, {threads(cfg)} thr: "
           f"plain {p * 1e3:7.3f} ms/step, record {q * 1e3:7.3f} ms/step; "
-          f"time ratio {ratio:.3f} (IQR {q1:.3f}-{q3:.3f}, target <= {1 / TARGET:.3f}), "
+          f"{len(ratios)} rounds, time ratio {ratio:.3f} (IQR {q1:.3f}-{q3:.3f}, "
+          f"target <= {1 / TARGET:.3f}), "
           f"record/plain steps/s {speed:.3f}x (target >= {TARGET}x) {verdict}", flush=True)
 
 
@@ -158,6 +164,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100,
                         help="steps per timed block (a multiple of 100 keeps the statistics "
                         "and evaluation steps in proportion)")
+    parser.add_argument("--seconds", type=float, default=90,
+                        help="stop a configuration's rounds after this long (at least 3 rounds)")
     parser.add_argument("--only", type=int, default=None, help="run only config number N")
     parser.add_argument("--no-big", action="store_true", help="skip depth 200 x width 1024")
     parser.add_argument("--threads", type=int, default=None,
@@ -169,10 +177,10 @@ def main() -> None:
           f"per loop; reference: nn.Sequential + zero_grad/backward/step in this process")
     configs = CONFIGS if args.only is None else [CONFIGS[args.only]]
     for cfg in configs:
-        report(cfg, args.rounds, args.steps)
+        report(cfg, args.rounds, args.steps, args.seconds)
     if not args.no_big and args.only is None:
         # Matrix products dominate here; a few single steps show the ratio (expected ~1).
-        report(BIG, 3, 1)
+        report(BIG, 3, 1, args.seconds)
 
 
 if __name__ == "__main__":
