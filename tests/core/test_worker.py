@@ -113,10 +113,18 @@ def test_building_reports_progress_then_the_first_step_comes_alone():
     rows = events.of(w.Rows)
     assert len(rows) == 1 and list(rows[0].steps) == [1]
     assert worker.step_seconds is not None
-    # Slow steps: one step per block, so a Pause is read after each step.
-    worker.step_seconds = 0.5
+    # Slow steps: one step per block, so a Pause is read after each step, at any speed.
+    for rate in (None, 500.0):
+        worker.rate = rate
+        before = worker.trainer.step_count
+        worker.step_seconds = 0.5
+        worker._train_block()
+        assert worker.trainer.step_count == before + 1
+    # Fast steps at full speed: several per block.
+    worker.rate, worker.step_seconds = None, 0.001
+    before = worker.trainer.step_count
     worker._train_block()
-    assert worker.trainer.step_count == 2
+    assert worker.trainer.step_count >= before + 5
 
 
 def test_the_budget_refuses_a_net_that_cannot_fit_and_warns_of_a_slow_one(monkeypatch):

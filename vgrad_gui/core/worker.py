@@ -381,13 +381,13 @@ class _Worker:
             return
         if self.step_seconds is None:
             k = 1  # the first step of a net alone: its rows show at once, and it times a step
-        elif self.rate is None:
+        else:
             # One step per block when steps are slow: commands (Pause) are read between
             # blocks, so Pause takes effect within BLOCK_SECONDS or one step.
-            k = int(BLOCK_SECONDS / max(self.step_seconds, 1e-6))
-        else:
-            k = int(self.rate * BLOCK_SECONDS)
-            self.next_due = max(self.next_due, time.monotonic() - 0.25) + max(1, k) / self.rate
+            k = max(1, int(BLOCK_SECONDS / max(self.step_seconds, 1e-6)))
+        if self.rate is not None:
+            k = max(1, min(k, int(self.rate * BLOCK_SECONDS)))
+            self.next_due = max(self.next_due, time.monotonic() - 0.25) + k / self.rate
         k = max(1, min(k, remaining, 64))
         if not self._train(k):
             return
