@@ -8,7 +8,6 @@ from vgrad_gui.core.datasets import make_dataset
 from vgrad_gui.core.records import RecordBlock, row_width
 from vgrad_gui.core.run import (
     DATASET_SHAPES,
-    DIAGNOSIS,
     MAX_EVENTS,
     MAX_POINTS,
     MAX_SNAPSHOTS,
