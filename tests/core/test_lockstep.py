@@ -162,15 +162,26 @@ def test_max_steps_blocks_larger_than_a_trainer_block_and_errors():
     assert ls.status(2) == RUNNING
 
 
-def test_threads_follow_the_widest_run():
+def test_threads_follow_the_widest_run_and_each_run_trains_with_its_own():
+    seen: dict[int, int] = {}
+
+    class Counting(Trainer):
+        def run_block(self, k):
+            seen[self.config.seed] = torch.get_num_threads()
+            return super().run_block(k)
+
     before = torch.get_num_threads()
     try:
-        ls = Lockstep(make_trainer=lambda c: Trainer(c.replace(width=8)))  # cheap to build
-        narrow = Config(width=16, depth=2, device="cpu")
-        wide = Config(width=512, depth=2, device="cpu")
+        # Built narrow (cheap); the lockstep reads the config it was asked for.
+        ls = Lockstep(make_trainer=lambda c: Counting(c.replace(width=8)))
+        narrow = Config(width=16, depth=2, device="cpu", seed=1)
+        wide = Config(width=512, depth=2, device="cpu", seed=2)
         ls.add(1, narrow)
         assert torch.get_num_threads() == trainer_mod.threads_for(narrow) == 1
         ls.add(2, wide)
+        assert torch.get_num_threads() == trainer_mod.threads_for(wide)
+        ls.step_all(4)
+        assert seen == {1: 1, 2: trainer_mod.threads_for(wide)}
         assert torch.get_num_threads() == trainer_mod.threads_for(wide)
         ls.remove(2)
         assert torch.get_num_threads() == 1
