@@ -188,6 +188,18 @@ def test_arrays_survive_an_npz_file_without_pickle(tmp_path):
     assert again.events == run.events
 
 
+def test_from_arrays_refuses_a_shape_that_contradicts_the_config():
+    run = Run.from_config(Config(dataset="digits", depth=2, width=4), names(2))
+    arrays = small_run().to_arrays()  # a moons run's 2 inputs, 2 classes
+    with pytest.raises(RunError, match="do not match the config's data set digits"):
+        Run.from_arrays(run.history, arrays)
+
+
+def test_runs_compare_by_identity():
+    a, b = small_run(), small_run()
+    assert a != b and a == a and [a, b].index(b) == 1
+
+
 def test_older_files_without_run_arrays_take_the_shape_from_the_config():
     run = Run.from_config(Config(dataset="blobs", depth=2, width=4), names(2))
     again = Run.from_arrays(run.history, {}, source="old.npz")

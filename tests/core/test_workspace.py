@@ -109,6 +109,7 @@ def test_workspace_holds_one_to_four_runs_with_stable_slots():
     assert ws.ids == [10, 30, 13, 20] and ws.slot(30) == 2 and 12 not in ws
     with pytest.raises(WorkspaceError, match="no run 12"):
         ws.get(12)
+    assert (seen[-1].run_id, seen[-1].old_id) == (30, 12)
     kinds = [c.kind for c in seen]
     assert kinds == ["added"] * 4 + ["removed", "added", "replaced"]
     assert ws.version == len(seen)

@@ -83,7 +83,7 @@ class Snapshot:
     confidence: np.ndarray  # float32 [side, side]
 
 
-@dataclass
+@dataclass(eq=False)
 class DataSample:
     """A bounded sample of a 2-D data set and the extent of the boundary grid."""
 
@@ -153,7 +153,7 @@ def _text(value: Any, limit: int) -> str:
     return " ".join(str(value).split())[:limit]
 
 
-@dataclass
+@dataclass(eq=False)  # a mutable model: two runs are the same run only if they are one object
 class Run:
     """A history and what drawing it needs; see the module notes."""
 
@@ -453,6 +453,11 @@ def run_from_arrays(cls: type[Run], history: RunHistory, arrays: Mapping[str, np
     meta = _meta(arrays)
     input_dim = _int_field(meta, "input_dim", 1, 1 << 20)
     n_classes = _int_field(meta, "n_classes", 2, 1 << 16)
+    want = shape_for(history.config)
+    if (input_dim, n_classes) != want:
+        raise RunError(f"run_meta.input_dim, n_classes: {input_dim} and {n_classes} do not "
+                       f"match the config's data set {history.config.dataset} ({want[0]} "
+                       f"inputs, {want[1]} classes)")
     label, note = meta.get("label", ""), meta.get("note", "")
     if not isinstance(label, str) or not isinstance(note, str):
         raise RunError("run_meta.label and run_meta.note: must be text")

@@ -36,10 +36,12 @@ class WorkspaceError(ValueError):
 
 @dataclass(frozen=True)
 class Change:
-    """What changed: kind is added, removed, replaced, relabelled or cursor."""
+    """What changed: kind is added, removed, replaced, relabelled or cursor. ``old_id``: the
+    id a replaced run had (a view drops what it cached for it)."""
 
     kind: str
     run_id: int | None = None
+    old_id: int | None = None
 
 
 Listener = Callable[[Change], Any]
@@ -191,7 +193,7 @@ class Workspace(_Evented):
             raise WorkspaceError(f"run id {run.run_id} is already in the workspace")
         self._runs[self._runs.index(old)] = run
         self._slots[run.run_id] = self._slots.pop(run_id)
-        self._emit(Change("replaced", run.run_id))
+        self._emit(Change("replaced", run.run_id, run_id))
 
     def clear(self) -> None:
         for run_id in self.ids:
