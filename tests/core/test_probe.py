@@ -328,3 +328,22 @@ def test_the_two_gradient_paths_record_the_same_numbers():
 def test_wide_layers_take_the_separate_path_and_narrow_ones_the_buffer():
     assert Trainer(Config(depth=2, width=128, device="cpu")).probe.separate
     assert not Trainer(Config(depth=2, width=64, device="cpu")).probe.separate
+
+
+@pytest.mark.parametrize("step", [1, 5, 40])
+def test_norms_float32_cannot_hold_are_retaken_in_float64_at_any_step(step):
+    """Inf (overflow above ~1.8e19) and 0 (underflow below ~1e-19) in float32, exact here,
+    whenever they happen; NaN stays NaN."""
+    from vgrad_gui.core.probe import _NormBlock
+
+    rows = torch.tensor([[1e20, 1e20, 0.0], [3e-25, 4e-25, 0.0], [1.0, 2.0, 2.0],
+                         [float("nan"), 1.0, 0.0]])
+    for source in (rows, [torch.nn.Parameter(r.clone()) for r in rows]):
+        if isinstance(source, list):
+            for p, r in zip(source, rows, strict=True):
+                p.grad = r.clone()
+        norms = _NormBlock(source, exact=False)
+        norms.measure(0, step)
+        got = norms.finish(norms.block(1).numpy())[0]
+        np.testing.assert_allclose(got[:3], [np.sqrt(2) * 1e20, 5e-25, 3.0], rtol=1e-6)
+        assert np.isnan(got[3])

@@ -12,10 +12,10 @@ then); a Python loop of ``p.grad.norm().item()`` costs ~11% of a small step and
   reports (loss, accuracy) is collected once per block of steps, in a few batched ops and one
   device-to-host transfer;
 - vanishing gradients are tiny, and in float32 the squares of values below ~1e-19 underflow,
-  so a float32 norm would report 0 where the truth is 1e-25. On accelerators the norms are
-  taken in float64. On the CPU, where float64 costs ~3x, they are taken in float32 and the rows
-  "at risk" (norm below 1e-10 or above 1e13 when last checked, 10^5 away from where float32
-  goes wrong; every row during the first steps) are also taken in float64, which replaces them.
+  so a float32 norm would report 0 where the truth is 1e-25 (and Inf above ~1.8e19). On
+  accelerators the norms are taken in float64. On the CPU, where float64 costs 3-8x, they are
+  taken in float32, and each step the rows whose float32 norm is below 1e-10 or above 1e13 or
+  not finite are taken again in float64, which replaces them (see ``_NormBlock``).
 
 The probe owns gradient zeroing (``zero_grad``) and decides how gradients are held, by layer
 size (measured against a user's plain loop at depth 20 x 32, 50 x 16 and 10 x 256):
@@ -33,10 +33,6 @@ size (measured against a user's plain loop at depth 20 x 32, 50 x 16 and 10 x 25
   ``_foreach_norm`` reads them, and the optimizer updates every tensor in one foreach call.
   No gradient buffer is allocated. The parameters still live in the flat buffer, so the update
   ratios are read the same way.
-
-The float32 norm overflows to Inf above ~1.8e19; rows above 1e13 are taken in float64, but
-only from the next check (every 16 steps) on, so a gradient that grows by 10^6 within 16 steps
-would read as Inf one step early; by then it is exploding anyway.
 
 Cadence. Every step: weight- and bias-gradient norms, loss, batch accuracy. On statistics
 steps (step 1, then every ``stats_every``; the trainer's default is 100, the live window lowers
@@ -280,14 +276,17 @@ class _NormBlock:
     """Norms of every gradient of a kind (weights, biases), one row of results per step of a
     block: the rows of a 2-D gradient buffer, or (``separate``) each parameter's ``.grad``.
 
-    Which rows are "at risk" is re-decided every RISK_EVERY steps from the previous step's
-    norms, at fixed step numbers, so the recorded values do not depend on how the steps were
-    split into blocks.
+    On the CPU the norms are taken in float32, and each step the rows whose float32 norm is
+    outside [RISK_LOW, RISK_HIGH] (or not finite) are taken again in float64 while their
+    gradients are still there: within that range float32 is exact to ~1e-7 (squares of
+    elements below 1e-19 underflow, but they add under n * 1e-38 to a square above 1e-20), and
+    outside it a float32 norm may have underflowed or overflowed (Inf above ~1.8e19). Reading
+    the norms costs no sync on the CPU; the decision depends on that step alone, so the
+    records do not depend on how the steps were split into blocks.
     """
 
     RISK_LOW = 1e-10
     RISK_HIGH = 1e13
-    RISK_EVERY = 16
 
     def __init__(self, source: torch.Tensor | list[torch.Tensor], exact: bool) -> None:
         self.rows = source if isinstance(source, torch.Tensor) else None
@@ -298,12 +297,10 @@ class _NormBlock:
         dtype = torch.float64 if self.exact else ref.dtype
         self._block = torch.empty(MAX_BLOCK, n, dtype=dtype, device=ref.device)
         self._slots = list(self._block.unbind(0))  # views, so no indexing op per step
-        self._risk: np.ndarray = np.arange(n)  # every row is at risk until measured
-        self._risk_idx = torch.from_numpy(self._risk)
+        self._host = [t.numpy() for t in self._slots] if ref.device.type == "cpu" else []
         self._risk_block = torch.empty(MAX_BLOCK, n, dtype=torch.float64)
         self._risk_slots = list(self._risk_block.unbind(0))
-        self._block_risk: list[np.ndarray] = []  # the risk set used at each slot
-        self._last: np.ndarray | None = None  # the previous step's norms (float64)
+        self._block_risk: list[np.ndarray] = []  # the rows retaken in float64, per slot
 
     def measure(self, slot: int, step: int) -> None:
         wide = torch.float64 if self.exact else None
@@ -315,32 +312,22 @@ class _NormBlock:
                         out=self._slots[slot])
         if self.exact:
             return
-        if step % self.RISK_EVERY == 1 and step > 1:
-            prev = self._row(slot - 1) if slot > 0 else self._last
-            if prev is not None:
-                with np.errstate(invalid="ignore"):
-                    risk = np.flatnonzero((prev < self.RISK_LOW) | (prev > self.RISK_HIGH))
-                if not np.array_equal(risk, self._risk):
-                    self._risk = risk
-                    self._risk_idx = torch.from_numpy(risk)
-        self._block_risk.append(self._risk)
-        if not len(self._risk):
+        norms = self._host[slot]
+        # min/max propagate NaN, and NaN fails both comparisons: one test for the usual case.
+        if norms.min() >= self.RISK_LOW and norms.max() <= self.RISK_HIGH:
+            self._block_risk.append(_NONE)
             return
-        out = self._risk_slots[slot][: len(self._risk)]
+        with np.errstate(invalid="ignore"):
+            risk = np.flatnonzero(~((norms >= self.RISK_LOW) & (norms <= self.RISK_HIGH)))
+        self._block_risk.append(risk)
+        out = self._risk_slots[slot][: len(risk)]
         if self.rows is not None:
-            picked = self.rows.index_select(0, self._risk_idx)
+            picked = self.rows.index_select(0, torch.from_numpy(risk))
             torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64, out=out)
         else:
-            chosen = [grads[i] for i in self._risk]
-            torch.stack(torch._foreach_norm(chosen, dtype=torch.float64),
+            chosen = [grads[i] for i in risk]
+            torch.stack(torch._foreach_norm(chosen, dtype=torch.float64),  # type: ignore
                         out=out)
-
-    def _row(self, slot: int) -> np.ndarray:
-        norms = self._block[slot].numpy().astype(np.float64)
-        risk = self._block_risk[slot]
-        if len(risk):
-            norms[risk] = self._risk_block[slot, : len(risk)].numpy()
-        return norms
 
     def block(self, k: int) -> torch.Tensor:
         return self._block[:k]
@@ -354,8 +341,10 @@ class _NormBlock:
             if len(risk):
                 norms[slot, risk] = self._risk_block[slot, : len(risk)].numpy()
         self._block_risk = []
-        self._last = norms[-1].copy()
         return norms
+
+
+_NONE = np.empty(0, dtype=np.int64)
 
 
 def _std64(rows: torch.Tensor) -> torch.Tensor:
