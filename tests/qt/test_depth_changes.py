@@ -8,6 +8,7 @@ test run.)"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -123,3 +124,37 @@ def test_a_child_process_survives_the_depth_changes(tmp_path):
     assert done.returncode == 0, f"exit {done.returncode}:\n{done.stderr[-3000:]}"
     assert "ALIVE" in done.stdout
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
+
+
+def test_impossible_histories_never_crash_the_views(app, qtbot, window):
+    """Runs the file checks should refuse (reverse, negative or repeated steps, NaN and
+    negative values), shown anyway: each view draws or says it cannot; the app goes on."""
+    import numpy as np
+
+    from vgrad_gui.core.history import RunHistory
+
+    config = SMALL.replace(depth=4)
+    names = [f"hidden {i + 1}" for i in range(4)] + ["output"]
+    rng = np.random.default_rng(1)
+    cases = {
+        "reverse": np.arange(40, 0, -1),
+        "negative": np.arange(-20, 20),
+        "repeated": np.repeat(np.arange(1, 21), 2),
+        "huge": np.array([1, 10**12]),
+    }
+    draw_every_view(window, qtbot)
+    for name, steps in cases.items():
+        history = RunHistory(config, names, "saturated")
+        for table in ("steps", "probes", "evals"):
+            width = sum(w for _, w in history.layouts[table])
+            rows = rng.normal(0, 1, (len(steps), width)).astype(np.float32)
+            rows[::3] = np.nan
+            # A history that refuses such rows is fine too.
+            with contextlib.suppress(Exception):
+                history.extend(table, steps, rows)
+        window.show_run(history, f"/nowhere/{name}.npz")
+        qtbot.waitUntil(lambda: views_follow(window), timeout=10_000)
+        draw_every_view(window, qtbot)
+        qtbot.wait(100)
+        draw_every_view(window, qtbot)
+    assert window.isVisible() and window.errors.shown == 0

@@ -113,8 +113,10 @@ class HeatmapView(PlotView):
             self.image.clear()
             return
         w = self.bins.width
-        cols = ((b.x - 1) // w).astype(np.int64)
-        ncols = int(cols[-1]) + 1
+        # Clipped, and the width from the largest: steps out of order (a damaged file the
+        # checks missed) must not index outside the image.
+        cols = np.clip(((b.x - 1) // w).astype(np.int64), 0, None)
+        ncols = int(cols.max()) + 1
         img = np.full((n, ncols), theme.HEAT_EMPTY, np.uint8)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(b.mean)
