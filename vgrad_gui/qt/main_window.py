@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import math
 import sys
 import threading
 import time
@@ -44,21 +43,9 @@ from vgrad_gui.qt.plots.loss import LossView
 from vgrad_gui.qt.plots.network import NetworkDiagramView
 from vgrad_gui.qt.runfiles import Autosaved, RunFiles
 from vgrad_gui.qt.session import RunInfo, TrainingSession
-from vgrad_gui.qt.text import PaintedText
+from vgrad_gui.qt.status import StatusFields
 
 SPEEDS: list[float | None] = [1, 2, 5, 10, 20, 50, 100, 200, 500, None]
-STATE_TEXT = {
-    "starting": "Starting the trainer…",
-    "building": "Building the network…",
-    "idle": "Ready",
-    "ready": "Ready",
-    "running": "Training",
-    "paused": "Paused",
-    "finished": "Finished (max steps)",
-    "viewing": "Viewing a saved run",
-    "invalid": "Settings invalid",
-    "stopped": "Trainer stopped: run kept",
-}
 
 
 class MainWindow(QMainWindow):
@@ -118,7 +105,7 @@ class MainWindow(QMainWindow):
         s = self.session
         s.runChanged.connect(self._run_changed)
         s.stateChanged.connect(self._state_changed)
-        s.frame.connect(self._frame)
+        s.frame.connect(self.status.frame)
         s.failed.connect(self._failed)
         s.workerDied.connect(self._worker_died)
         s.building.connect(self._building)
@@ -292,25 +279,8 @@ class MainWindow(QMainWindow):
         helpm.addAction(self.act_about)
 
     def _make_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.status_state = PaintedText("")
-        self.status_step = PaintedText("step 0")
-        self.status_rate = PaintedText("")
-        self.status_loss = PaintedText("")
-        self.status_acc = PaintedText("")
-        self.status_device = PaintedText("")
-        # Painted text of fixed widths: labels that changed five times a second would
-        # re-lay-out (and repaint) the whole window each time.
-        samples = {self.status_state: "Starting the trainer…", self.status_step:
-                   "step 100,000,000", self.status_rate: "99,999 steps/s", self.status_loss:
-                   "loss 9.99×10⁻¹⁰", self.status_acc: "test accuracy 100.0%"}
-        for w, sample in samples.items():
-            w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
-            bar.addWidget(w)
-        self.status_device.setFixedWidth(self.status_device.fontMetrics().horizontalAdvance(
-            "cuda:0") + 24)
-        bar.addPermanentWidget(self.status_device)
-        self._status_version = -1
+        self.status = StatusFields(self.statusBar(), self.session)
+        self.status_state, self.status_step = self.status.state, self.status.step
 
     # -- start-up and settings --------------------------------------------------------------
     def _restore(self, config: Config | None, preset: str | None) -> None:
@@ -426,8 +396,7 @@ class MainWindow(QMainWindow):
 
     # -- session events -------------------------------------------------------------------
     def _run_changed(self, info: RunInfo) -> None:
-        self.status_device.setText(f"{info.device}" if info.device else "")
-        self._update_status()
+        self.status.show_device(info.device or "")
 
     def _state_changed(self, state: str) -> None:
         running = state == "running"
@@ -440,30 +409,7 @@ class MainWindow(QMainWindow):
         self.act_start.setEnabled(valid)
         self.act_step.setEnabled(valid and not running)
         self.act_reset.setEnabled(valid)
-        self.status_state.setText(STATE_TEXT.get(state, state))
-        self._update_status()
-        self.status_state.setToolTip("Raise 'Max steps' to go on, or press Start to run "
-                                     "again." if state == "finished" else "")
-
-    def _frame(self, index: int) -> None:
-        if index % 12 == 11 and self._status_version != self.session.version:  # 5 Hz
-            self._status_version = self.session.version
-            self._update_status()
-
-    def _update_status(self) -> None:
-        info = self.session.info
-        if info is None:
-            return
-        h = info.history
-        self.status_step.setText(f"step {h.step:,}")
-        rate = self.session.rate if self.session.state == "running" else 0.0
-        self.status_rate.setText(f"{rate:,.0f} steps/s" if rate else "")
-        loss = h.latest("steps", "loss")
-        self.status_loss.setText(f"loss {theme.format_value(float(loss[0]))}"
-                                 if loss is not None else "")
-        acc = h.latest("evals", "test_accuracy")
-        self.status_acc.setText(f"test accuracy {float(acc[0]):.1%}"
-                                if acc is not None and math.isfinite(float(acc[0])) else "")
+        self.status.show_state(state)
 
     def _failed(self, message: str, details: str, kind: str) -> None:
         self.banner.set_message("error", message,

@@ -1,0 +1,77 @@
+"""The status bar's fields: state, step, speed, loss, test accuracy and device, as painted text
+of fixed widths (labels that changed five times a second would re-lay-out, and repaint, the
+whole window each time)."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import QStatusBar
+
+from vgrad_gui.qt import theme
+from vgrad_gui.qt.session import TrainingSession
+from vgrad_gui.qt.text import PaintedText
+
+STATE_TEXT = {
+    "starting": "Starting the trainer…",
+    "building": "Building the network…",
+    "idle": "Ready",
+    "ready": "Ready",
+    "running": "Training",
+    "paused": "Paused",
+    "finished": "Finished (max steps)",
+    "viewing": "Viewing a saved run",
+    "invalid": "Settings invalid",
+    "stopped": "Trainer stopped: run kept",
+}
+
+
+class StatusFields:
+    def __init__(self, bar: QStatusBar, session: TrainingSession) -> None:
+        self.session = session
+        self.state = PaintedText("")
+        self.step = PaintedText("step 0")
+        self.rate = PaintedText("")
+        self.loss = PaintedText("")
+        self.acc = PaintedText("")
+        self.device = PaintedText("")
+        samples = {self.state: "Starting the trainer…", self.step: "step 100,000,000",
+                   self.rate: "99,999 steps/s", self.loss: "loss 9.99×10⁻¹⁰",
+                   self.acc: "test accuracy 100.0%"}
+        for w, sample in samples.items():
+            w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
+            bar.addWidget(w)
+        self.device.setFixedWidth(self.device.fontMetrics().horizontalAdvance("cuda:0") + 24)
+        bar.addPermanentWidget(self.device)
+        self._version = -1
+
+    def show_state(self, state: str) -> None:
+        self.state.setText(STATE_TEXT.get(state, state))
+        self.state.setToolTip("Raise 'Max steps' to go on, or press Start to run again."
+                              if state == "finished" else "")
+        self.update()
+
+    def show_device(self, device: str) -> None:
+        self.device.setText(device)
+        self.update()
+
+    def frame(self, index: int) -> None:
+        """At 5 Hz, when the data changed."""
+        if index % 12 == 11 and self._version != self.session.version:
+            self._version = self.session.version
+            self.update()
+
+    def update(self) -> None:
+        info = self.session.info
+        if info is None:
+            return
+        h = info.history
+        self.step.setText(f"step {h.step:,}")
+        rate = self.session.rate if self.session.state == "running" else 0.0
+        self.rate.setText(f"{rate:,.0f} steps/s" if rate else "")
+        loss = h.latest("steps", "loss")
+        self.loss.setText(f"loss {theme.format_value(float(loss[0]))}"
+                          if loss is not None else "")
+        acc = h.latest("evals", "test_accuracy")
+        self.acc.setText(f"test accuracy {float(acc[0]):.1%}"
+                         if acc is not None and math.isfinite(float(acc[0])) else "")
