@@ -133,6 +133,9 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     window.start_worker()
     frames.watch_worker(window.session)
     spin(app, 600, lambda: window.session.state in ("ready", "invalid"))
+    if window.session.state != "ready":
+        sys.exit(f"bench_bignet: the app did not build depth {config.depth} x width "
+                 f"{config.width} (state '{window.session.state}'); nothing to measure")
     built = time.monotonic()
     spin(app, 0.5)
     frames.reset()
