@@ -1,9 +1,20 @@
 """The builder panel edits a config, validates it inline and gates Start."""
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGroupBox,
+    QLabel,
+    QSpinBox,
+)
 
 from vgrad_gui.core.presets import get_preset
 from vgrad_gui.core.spec import FIELDS, Config
+from vgrad_gui.qt import theme
 from vgrad_gui.qt.builder_panel import CUSTOM, BuilderPanel
 
 
@@ -80,3 +91,107 @@ def test_changes_are_debounced_into_one_config(qtbot):
     qtbot.waitUntil(lambda: len(seen) == 1)
     qtbot.wait(100)
     assert len(seen) == 1 and seen[0].depth == 6
+
+
+# -- issue 11's rough edges ---------------------------------------------------------------------
+def _wheel_down(widget) -> QWheelEvent:
+    centre = QPointF(widget.rect().center())
+    return QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(),
+                       QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                       Qt.ScrollPhase.NoScrollPhase, False)
+
+
+def test_the_wheel_scrolls_past_editors_without_changing_them(app, qtbot):
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.resize(360, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    bar = panel.verticalScrollBar()
+    assert bar.maximum() > 0
+    for name in ("optimizer", "depth", "lr", "activation"):
+        editor = panel.editors[name]
+        panel.ensureWidgetVisible(editor)
+        editor.clearFocus()
+        assert editor.focusPolicy() == Qt.FocusPolicy.StrongFocus  # no focus by wheel
+        before = panel.values()[name]
+        position = bar.value()
+        if position == bar.maximum():
+            bar.setValue(0)
+            position = 0
+        QApplication.sendEvent(editor, _wheel_down(editor))
+        assert panel.values()[name] == before, name
+        assert bar.value() > position, name  # the wheel went to the panel
+
+
+def test_dropdowns_show_their_current_item(app, qtbot):
+    """The current row of an open dropdown used to be blank: highlighted-text colour on the
+    combo's own background. Its text must now stand out from its background."""
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for box in (panel.editors["activation"], panel.editors["optimizer"], panel.preset_box):
+        assert isinstance(box, QComboBox)
+        box.setCurrentIndex(1)
+        box.showPopup()
+        app.processEvents()
+        view = box.view()
+        image = view.viewport().grab().toImage()
+        rect = view.visualRect(view.model().index(1, 0)).intersected(image.rect())
+        assert not rect.isEmpty()
+        lightness = [image.pixelColor(x, y).lightness()
+                     for x in range(rect.left(), rect.right(), 2)
+                     for y in range(rect.top(), rect.bottom())]
+        box.hidePopup()
+        assert max(lightness) - min(lightness) > 100, box.objectName()
+
+
+def test_problems_are_summarised_for_the_window_both_fields_of_a_rule_marked(qtbot):
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.show()
+    seen: list[dict] = []
+    panel.problemsChanged.connect(seen.append)
+    assert panel.problem_summary() == ""
+    panel.editors["batch_size"].setValue(1)
+    panel.editors["norm"].setCurrentText("batch")
+    assert set(seen[-1]) == {"batch_size", "norm"}
+    assert panel.errors["batch_size"].isVisible() and panel.errors["norm"].isVisible()
+    summary = panel.problem_summary()
+    assert summary.startswith("Fix 'Batch size': ")
+    assert "at least 2" in summary and "(and" not in summary and "\n" not in summary
+    panel.editors["lr"].setValue(0.0)
+    assert set(seen[-1]) == {"batch_size", "norm", "lr"}
+    assert panel.problem_summary().endswith("(and 1 more)")
+    panel.editors["lr"].setValue(0.01)
+    panel.editors["norm"].setCurrentText("none")
+    assert seen[-1] == {} and panel.problem_summary() == ""
+    assert panel.valid and not panel.errors["norm"].isVisible()
+
+
+def test_builder_text_follows_the_app_text_size(app, qtbot):
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.show()
+    label = panel.findChildren(QGroupBox)[1].findChildren(QLabel)[0]
+    watched = [label, panel.findChildren(QGroupBox)[1], panel.editors["depth"],
+               panel.editors["activation"], panel.lesson_text]
+    before = [w.font().pointSizeF() for w in watched]
+    height = panel.schematic.height()
+    try:
+        theme.set_font_scale(app, 1.5)
+        # A style sheet keeps QApplication.setFont from reaching child widgets; the panel
+        # follows anyway (and also on the event a window gets).
+        QApplication.sendEvent(panel, QEvent(QEvent.Type.ApplicationFontChange))
+        app.processEvents()
+        after = [w.font().pointSizeF() for w in watched]
+        assert all(a >= 1.45 * b for a, b in zip(after, before, strict=True)), after
+        assert panel.editors["activation"].view().font().pointSizeF() == after[0]
+        assert panel.schematic.height() > height
+        theme.set_font_scale(app, 1.0)  # and back (Ctrl+- after Ctrl++)
+        app.processEvents()
+        assert [w.font().pointSizeF() for w in watched] == before
+    finally:
+        theme.set_font_scale(app, 1.0)
+        app.processEvents()

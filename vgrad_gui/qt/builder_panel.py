@@ -1,14 +1,17 @@
 """The network builder: one editor per config field (made from the spec's field table), a
 preset picker with its lesson, a schematic, and inline validation. Emits ``configChanged``
-(debounced) with a valid Config, and ``validityChanged`` so Start can follow."""
+(debounced) with a valid Config, ``validityChanged`` so Start can follow, and
+``problemsChanged`` (with ``problem_summary()``) so the window can say what to fix."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QGuiApplication, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -22,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from vgrad_gui.core.presets import Preset, all_presets
-from vgrad_gui.core.spec import FIELD_BY_NAME, Config, Field, validate_each
+from vgrad_gui.core.spec import FIELD_BY_NAME, RULES, Config, Field, validate_each
+from vgrad_gui.qt import theme
 from vgrad_gui.qt.schematic import NetworkSchematic
 
 GROUPS = {
@@ -31,11 +35,15 @@ GROUPS = {
     "Data": ("dataset", "samples", "noise", "seed"),
 }
 CUSTOM = "Custom settings"
+# Keys a cross-field rule marks only because another key depends on them: the summary names
+# the key the rule is about first ("Batch size", not "Normalisation").
+SECONDARY = frozenset(other for rule in RULES for other in rule.others)
 
 
 class BuilderPanel(QScrollArea):
     configChanged = Signal(object)  # Config
     validityChanged = Signal(bool)
+    problemsChanged = Signal(dict)  # {field name: message}; empty when every setting is valid
     editingDone = Signal()  # an editor finished editing (focus may go back to the views)
 
     def __init__(self, parent: QWidget | None = None, debounce_ms: int = 300) -> None:
@@ -43,6 +51,7 @@ class BuilderPanel(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
+        self._body = body
         self.setWidget(body)
         outer = QVBoxLayout(body)
         outer.setContentsMargins(8, 8, 8, 8)
@@ -51,6 +60,7 @@ class BuilderPanel(QScrollArea):
         self.available_devices: list[str] | None = None
         self._emitting = False
         self._valid = True
+        self._problems: dict[str, str] = {}
 
         lesson = QGroupBox("Lesson")
         lesson_layout = QVBoxLayout(lesson)
@@ -64,6 +74,7 @@ class BuilderPanel(QScrollArea):
         self.preset_box.setToolTip("Load a preset: a network that shows one cause or one fix "
                                    "of vanishing (or exploding) gradients.")
         self.preset_box.activated.connect(self._preset_chosen)
+        self._guard_wheel(self.preset_box)
         self.lesson_text = QLabel("")
         self.lesson_text.setObjectName("lesson")
         self.lesson_text.setWordWrap(True)
@@ -114,6 +125,47 @@ class BuilderPanel(QScrollArea):
         self._debounce.setInterval(debounce_ms)
         self._debounce.timeout.connect(self._emit_config)
         self.set_config(Config(), emit=False)
+        app = QApplication.instance()
+        if isinstance(app, QGuiApplication):
+            # With an application style sheet, QApplication.setFont reaches only top-level
+            # windows: the panel's labels and editors would keep their old size (issue 11).
+            app.fontChanged.connect(self.update_fonts)
+
+    # -- wheel and fonts ----------------------------------------------------------------------
+    def _guard_wheel(self, editor: QWidget) -> None:
+        # The wheel scrolls the panel; it changes a value only in the editor the user clicked
+        # into (issue 11: scrolling past the optimizer turned sgd into adam).
+        editor.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        editor.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Only the editors: the scroll area also filters its own scroll bars, which is where
+        # wheelEvent sends the event.
+        if (event.type() == QEvent.Type.Wheel
+                and isinstance(watched, (QComboBox, QAbstractSpinBox))
+                and not watched.hasFocus()):
+            assert isinstance(event, QWheelEvent)
+            self.wheelEvent(event)
+            return True
+        return super().eventFilter(watched, event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ApplicationFontChange:
+            self.update_fonts()
+        return super().event(event)
+
+    def update_fonts(self) -> None:
+        """Give every label, title and editor the app's current text size (after Ctrl++/-)."""
+        size = theme.point_size()
+        body = self._body
+        widgets = [body, *body.findChildren(QWidget)]
+        widgets += [box.view() for box in body.findChildren(QComboBox)]
+        for w in widgets:
+            f = QFont(w.font())
+            if f.pointSizeF() != size:
+                f.setPointSizeF(size)
+                w.setFont(f)
+        self.schematic.update_fonts()
 
     # -- editors ------------------------------------------------------------------------------
     def _make_editor(self, field: Field) -> QWidget:
@@ -152,6 +204,8 @@ class BuilderPanel(QScrollArea):
         editor.setToolTip(f"<b>{field.label}</b> (<code>{field.name}</code>)<br>{field.help}"
                           f"<br><i>Allowed: {field.allowed()}</i>")
         editor.setObjectName(f"field_{field.name}")
+        if not isinstance(editor, QCheckBox):
+            self._guard_wheel(editor)
         return editor
 
     def _value(self, name: str) -> Any:
@@ -227,6 +281,9 @@ class BuilderPanel(QScrollArea):
             editor.setProperty("invalid", bool(text))
             editor.style().unpolish(editor)
             editor.style().polish(editor)
+        if problems != self._problems:
+            self._problems = dict(problems)
+            self.problemsChanged.emit(dict(problems))
         valid = not problems
         if valid:
             config = Config.from_dict(self.values())
@@ -246,6 +303,20 @@ class BuilderPanel(QScrollArea):
                     "examples; each step will use all of them.")
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def problem_summary(self) -> str:
+        """One line naming the setting to fix and why; empty when every setting is valid."""
+        problems = self._problems
+        if not problems:
+            return ""
+        order = sorted(problems, key=lambda k: (k in SECONDARY, list(self.editors).index(k)
+                                                if k in self.editors else len(self.editors)))
+        first = order[0]
+        label = FIELD_BY_NAME[first].label if first in FIELD_BY_NAME else first
+        # A broken rule marks both its keys, but it is one thing to fix.
+        count = sum(k not in SECONDARY for k in order) or 1
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        return f"Fix '{label}': {problems[first]}{more}"
 
     @property
     def valid(self) -> bool:

@@ -25,10 +25,15 @@ class NetworkSchematic(QWidget):
                         "is on), and the output layer.")
 
     def sizeHint(self) -> QSize:
-        return QSize(300, int(theme.point_size() * 10))
+        return QSize(300, int(theme.point_size() * 11))
 
     def set_config(self, config: Config) -> None:
         self.config = config
+        self.setFixedHeight(self.sizeHint().height())
+        self.update()
+
+    def update_fonts(self) -> None:
+        """Follow the app's text size (the painted text takes it from the theme)."""
         self.setFixedHeight(self.sizeHint().height())
         self.update()
 
@@ -48,8 +53,10 @@ class NetworkSchematic(QWidget):
         bw = (w - 12 - gap * (len(boxes) - 1)) / len(boxes)
         top = h * 0.34
         bh = h * 0.5
-        small = theme.font(0.72)
-        tiny = theme.font(0.62)
+        # Read from the back of a room: at most one step below the body text (issue 11 measured
+        # ~8 px at 0.62/0.72 of it).
+        small = theme.font(0.9)
+        tiny = theme.font(0.85)
         for k, box in enumerate(boxes):
             x = 6 + k * (bw + gap)
             rect = QRectF(x, top, bw, bh)
