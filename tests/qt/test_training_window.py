@@ -99,7 +99,14 @@ def test_exploding_pauses_shows_nan_and_explains(app, qtbot, window):
     qtbot.waitUntil(lambda: window.session.state == "paused", timeout=20_000)
     history = window.session.info.history
     assert history.first_nonfinite_step is not None
-    assert "Exploding" in window.banner.headline.text()
+    headline = window.banner.headline.text()
+    assert "NaN/Inf" in headline
+    # One number everywhere: the banner, the diagram and the status bar name the same step.
+    first = f"step {history.first_nonfinite_step:,}"
+    assert first in headline
+    qtbot.waitUntil(lambda: first in window.diagram.caption)
+    window.status.update()
+    assert first in window.status.grad.text()
     window.docks["heatmap"].raise_()
     qtbot.waitUntil(lambda: window.views["heatmap"].image.image is not None)
     img = window.views["heatmap"].image.image

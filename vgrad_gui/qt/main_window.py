@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vgrad_gui.core import readings
 from vgrad_gui.core.diagnose import describe_layers
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.spec import Config, ConfigError
@@ -41,6 +42,7 @@ from vgrad_gui.qt.plots.health import HealthView
 from vgrad_gui.qt.plots.heatmap import HeatmapView
 from vgrad_gui.qt.plots.loss import LossView
 from vgrad_gui.qt.plots.network import NetworkDiagramView
+from vgrad_gui.qt.plots.signal_depth import SignalDepthView
 from vgrad_gui.qt.runfiles import Autosaved, RunFiles
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 from vgrad_gui.qt.status import StatusFields
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
             "loss": LossView(self.session),
             "boundary": BoundaryView(self.session),
             "health": HealthView(self.session),
+            "signal": SignalDepthView(self.session),
         }
         self.docks: dict[str, QDockWidget] = {}
         self._dock("builder", "Network builder", self.builder)
@@ -147,7 +150,7 @@ class MainWindow(QMainWindow):
         if small:
             self.tabifyDockWidget(d["heatmap"], d["lines"])
             self.addDockWidget(bottom, d["bars"])
-            for key in ("loss", "boundary", "health"):
+            for key in ("signal", "loss", "boundary", "health"):
                 self.tabifyDockWidget(d["bars"], d[key])
             d["heatmap"].raise_()
             d["bars"].raise_()
@@ -155,7 +158,8 @@ class MainWindow(QMainWindow):
             self.addDockWidget(right, d["lines"])
             self.splitDockWidget(d["heatmap"], d["lines"], Qt.Orientation.Vertical)
             self.addDockWidget(bottom, d["bars"])
-            self.splitDockWidget(d["bars"], d["loss"], Qt.Orientation.Horizontal)
+            self.splitDockWidget(d["bars"], d["signal"], Qt.Orientation.Horizontal)
+            self.splitDockWidget(d["signal"], d["loss"], Qt.Orientation.Horizontal)
             self.splitDockWidget(d["loss"], d["boundary"], Qt.Orientation.Horizontal)
             self.tabifyDockWidget(d["bars"], d["health"])
             d["bars"].raise_()
@@ -431,14 +435,23 @@ class MainWindow(QMainWindow):
         self.files.keep_after_crash(code)
 
     def _nonfinite(self, step: int, layers: list[int]) -> None:
+        # The step and layers the views and ``summary`` quote (readings' one rule); the
+        # worker's own report only until the history holds that step.
         info = self.session.info
+        first = readings.first_nonfinite_step(info.history) if info is not None else None
+        if info is not None and first is not None:
+            step = first
+            at = readings.grad_reading(info.history, first)
+            layers = at.layers(readings.NONFINITE) if at is not None else layers
         where = describe_layers(layers, info.history.n_layers) if info and layers else \
             "the loss"
         self.banner.set_message(
-            "error", f"Exploding: gradients became NaN/Inf at step {step:,} ({where}).",
-            "Training paused. The heatmap and the diagram show the non-finite layers in cyan. "
-            "Lower the learning rate or the initial weight scale (try He or Xavier init), "
-            "then press R to reset.")
+            "error", f"NaN/Inf: at step {step:,} the gradients of {where} became NaN or "
+            "infinite." if layers else f"NaN/Inf: at step {step:,} the loss became NaN or "
+            "infinite.",
+            "Training paused. The heatmap, the diagram and the flow bars show the non-finite "
+            "layers in cyan. Lower the learning rate or the initial weight scale (try He or "
+            "Xavier init), then press R to reset.")
 
     def show_message(self, title: str, text: str, details: str = "",
                      icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:

@@ -8,7 +8,10 @@ import math
 
 from PySide6.QtWidgets import QStatusBar
 
+from vgrad_gui.core import readings
+from vgrad_gui.core.history import RunHistory
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.session import TrainingSession
 from vgrad_gui.qt.text import PaintedText
 
@@ -34,10 +37,12 @@ class StatusFields:
         self.rate = PaintedText("")
         self.loss = PaintedText("")
         self.acc = PaintedText("")
+        self.grad = PaintedText("")  # hidden layer 1's current gradient (readings)
         self.device = PaintedText("")
         samples = {self.state: "Starting the trainer…", self.step: "step 100,000,000",
                    self.rate: "99,999 steps/s", self.loss: "loss 9.99×10⁻¹⁰",
-                   self.acc: "test accuracy 100.0%"}
+                   self.acc: "test accuracy 100.0%",
+                   self.grad: "hidden 1: ‖∇W‖ 9.99e-10 · 1/3000 of out"}
         for w, sample in samples.items():
             w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
             bar.addWidget(w)
@@ -72,6 +77,25 @@ class StatusFields:
         loss = h.latest("steps", "loss")
         self.loss.setText(f"loss {theme.format_value(float(loss[0]))}"
                           if loss is not None else "")
+        self.grad.setText(grad_text(h))
+        self.grad.setToolTip("Hidden layer 1's current gradient (the median of the last "
+                             f"{readings.WINDOW} steps) and its ratio to the output layer's: "
+                             "the numbers the diagram, the flow bars and the banner quote.")
         acc = h.latest("evals", "test_accuracy")
         self.acc.setText(f"test accuracy {float(acc[0]):.1%}"
                          if acc is not None and math.isfinite(float(acc[0])) else "")
+
+
+def grad_text(history: RunHistory) -> str:
+    """'hidden 1: ‖∇W‖ 1.23e-05 · 1/300 of out' from ``readings``; the first NaN/Inf step
+    instead once there is one."""
+    reading = readings.grad_reading(history)
+    if reading is None or len(reading.norms) < 2:
+        return ""
+    first = readings.first_nonfinite_step(history, reading.step)
+    if first is not None:
+        return f"NaN/Inf at step {first:,}"
+    norm = readable(readings.norm_label(reading, 0))
+    if reading.classes[0] in (readings.ZERO, readings.UNDERFLOW):
+        return f"hidden 1: ‖∇W‖ {norm}"
+    return f"hidden 1: ‖∇W‖ {norm} · {readable(readings.ratio_label(reading, 0))} of out"

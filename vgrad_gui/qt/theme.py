@@ -25,6 +25,11 @@ OK = "#5ad17a"
 WARN = "#ffb84d"
 ERROR = "#ff5c5c"
 NONFINITE = "#19e6ff"  # NaN / Inf: cyan, which neither colour map contains
+# No gradient at all (exactly 0, also float32 underflow): a cold grey-blue, darker than any
+# live layer's colour and unlike cyan, so a dead or underflowed layer never reads as NaN.
+ZERO = "#5b6b8c"
+ZERO_LEGEND = "grey-blue = no gradient (exactly 0)"
+NONFINITE_LEGEND = "cyan = NaN/Inf"
 NO_DATA = (0, 0, 0, 0)
 
 BASE_POINT_SIZE = 11.0
@@ -111,32 +116,43 @@ def depth_colours(n: int) -> list[QColor]:
 
 
 def heat_lut() -> np.ndarray:
-    """256-entry RGBA table: 0..252 inferno, 253 the non-finite colour, 254-255 no data."""
+    """256-entry RGBA table: 0..251 inferno, 252 exactly zero, 253 the non-finite colour,
+    254-255 no data."""
     lut = np.zeros((256, 4), np.uint8)
-    lut[:253] = colormap("inferno").getLookupTable(0.0, 1.0, 253, alpha=True)
-    c = QColor(NONFINITE)
-    lut[253] = (c.red(), c.green(), c.blue(), 255)
-    lut[254:] = NO_DATA
+    lut[:HEAT_TOP + 1] = colormap("inferno").getLookupTable(0.0, 1.0, HEAT_TOP + 1, alpha=True)
+    for index, colour in ((HEAT_ZERO, ZERO), (HEAT_NONFINITE, NONFINITE)):
+        c = QColor(colour)
+        lut[index] = (c.red(), c.green(), c.blue(), 255)
+    lut[HEAT_EMPTY:] = NO_DATA
     return lut
 
 
+HEAT_TOP = 251  # the colour map's last index
+HEAT_ZERO = 252
 HEAT_NONFINITE = 253
 HEAT_EMPTY = 254
 
 
 def heat_indices(log_values: np.ndarray, levels: tuple[float, float] = HEAT_LEVELS
                  ) -> np.ndarray:
-    """Map log10 values to heat_lut indices; NaN/Inf to the non-finite colour."""
+    """Map log10 values to heat_lut indices; exactly zero (log10 = -inf) to the zero colour,
+    NaN/+Inf to the non-finite colour."""
     lo, hi = levels
     with np.errstate(invalid="ignore"):
-        scaled = (log_values - lo) * (252.0 / (hi - lo))
-    idx = np.clip(np.nan_to_num(scaled, nan=0.0, posinf=252.0, neginf=0.0), 0, 252)
+        scaled = (log_values - lo) * (HEAT_TOP / (hi - lo))
+    idx = np.clip(np.nan_to_num(scaled, nan=0.0, posinf=HEAT_TOP, neginf=0.0), 0, HEAT_TOP)
     idx = idx.astype(np.uint8)
-    bad = ~np.isfinite(log_values)
-    # log10(0) is -inf: a gradient that is exactly zero is the darkest colour, not NaN.
-    bad &= ~np.isneginf(log_values)
-    idx[bad] = HEAT_NONFINITE
+    # log10(0) is -inf: no gradient at all has its own colour, never the darkest decade (a
+    # tiny gradient) and never NaN's.
+    idx[np.isneginf(log_values)] = HEAT_ZERO
+    idx[np.isnan(log_values) | np.isposinf(log_values)] = HEAT_NONFINITE
     return idx
+
+
+def class_colour(cls: str) -> str | None:
+    """The colour of a readings class that is not a number on a scale: zero and underflow
+    share ZERO, non-finite is NONFINITE; None for a finite value."""
+    return {"zero": ZERO, "underflow": ZERO, "nonfinite": NONFINITE}.get(cls)
 
 
 def brightness(ratio: float) -> float:

@@ -1,5 +1,6 @@
 """View 4: gradient flow bars: each layer's current gradient norm (log scale) against the
-output layer's, drawn as a dashed reference line."""
+output layer's, drawn as a dashed reference line. The numbers are ``readings.grad_reading``,
+the ones the diagram, banner, status bar and ``summary`` quote."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
+from vgrad_gui.core import readings
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
 from vgrad_gui.qt.plots.heatmap import LayerAxis
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
-RECENT = 20  # steps averaged for the "current" norm
+FLOOR_HEIGHT = 0.25  # decades: a layer with no gradient is a stub on the floor, not nothing
+MARK_EACH = 40  # up to this many layers, a "0" over each stub; beyond, one label
 
 
 class FlowBarsView(PlotView):
@@ -36,12 +39,27 @@ class FlowBarsView(PlotView):
         dash = pg.mkPen(theme.TEXT, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
         self.reference = pg.InfiniteLine(angle=0, pen=dash)
         self.plot.addItem(self.reference)
+        # "0" above each layer with no gradient, "NaN" above each non-finite one: colour alone
+        # is not enough for a room (or a colour-blind reader).
+        self.marks = pg.ScatterPlotItem(size=13, pxMode=True)
+        self.plot.addItem(self.marks)
+        # Too many layers for a "0" each (a 200-layer net): one label over the run of stubs.
+        self.zero_label = pg.TextItem("", color=theme.TEXT, anchor=(0, 1))
+        self.plot.addItem(self.zero_label, ignoreBounds=True)
+        self.zero_label.hide()
         self.plot.setMouseEnabled(False, False)
         self.colours: list = []
+        self.zero_brush = pg.mkBrush(theme.ZERO)
+        self.nan_brush = pg.mkBrush(theme.NONFINITE)
+        self.reading: readings.GradReading | None = None
+        self.values: list[str] = []  # each bar's value as printed (readings.norm_label)
         self._y_range: tuple[float, float] | None = None
-        self.setToolTip("The latest gradient norm of each layer (mean of the last "
-                        f"{RECENT} steps), on a log scale; the dashed line is the output "
-                        "layer's.\nBars far below the line belong to layers that barely learn.")
+        self.show_note(f"{theme.ZERO_LEGEND}, a stub marked 0  ·  {theme.NONFINITE_LEGEND}")
+        self.setToolTip("The current gradient norm of each layer (the median of the last "
+                        f"{readings.WINDOW} steps), on a log scale; the dashed line is the "
+                        "output layer's.\nBars far below the line belong to layers that barely "
+                        "learn. A grey-blue stub marked 0: no gradient at all (exactly 0, or "
+                        "below float32's smallest number); cyan full height: NaN or infinite.")
 
     def on_run(self, info: RunInfo) -> None:
         n = info.history.n_layers
@@ -57,18 +75,25 @@ class FlowBarsView(PlotView):
         # of a shallower run made pyqtgraph raise IndexError while painting (a crash).
         self.bars.setOpts(x=np.arange(n) + 0.5, height=np.zeros(n), y0=np.zeros(n),
                           brushes=list(self.colours), pens=None, width=0.8)
+        self.marks.setData([], [])
+        self.zero_label.hide()
+        self.reading = None
+        self.values = []
+
+    def brush_for(self, i: int) -> pg.QtGui.QBrush:
+        """Bar i's brush as last drawn (tests compare zero's with NaN's)."""
+        return self.bars.opts["brushes"][i]
 
     def refresh(self) -> None:
         if self.info is None:
             return
         h = self.info.history
-        _, rows = h.steps.raw(h.cols("steps", "grad_norm"))
         n = h.n_layers
-        if len(rows) == 0 or rows.shape[1] != n or len(self.colours) != n:
+        reading = readings.grad_reading(h)
+        if reading is None or len(reading.norms) != n or len(self.colours) != n:
             self._empty(n)
             return
-        recent = rows[-RECENT:].astype(np.float64)
-        norms = recent.mean(0) if np.isfinite(recent[-1]).all() else recent[-1]
+        norms = reading.norms
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(norms)
         finite = np.isfinite(logs)
@@ -77,14 +102,66 @@ class FlowBarsView(PlotView):
         if self._y_range is None or lo < self._y_range[0] or hi > self._y_range[1]:
             self._y_range = (lo, hi)
             self.plot.setRange(xRange=(0, n), yRange=(lo, hi), padding=0)
-        base = self._y_range[0]
-        heights = np.where(finite, logs - base, self._y_range[1] - base)
-        brushes = [self.colours[i] if finite[i] else pg.mkBrush(theme.NONFINITE)
-                   for i in range(n)]
-        self.bars.setOpts(x=np.arange(n) + 0.5, height=heights, y0=np.full(n, base),
-                          brushes=brushes, pens=None, width=0.8)
+        base, top = self._y_range
+        classes = reading.classes
+        zero = np.array([c in (readings.ZERO, readings.UNDERFLOW) for c in classes])
+        bad = np.array([c == readings.NONFINITE for c in classes])
+        heights = np.where(finite, logs - base, 0.0)
+        heights[zero] = FLOOR_HEIGHT
+        heights[bad] = top - base
+        brushes = [self.zero_brush if zero[i] else self.nan_brush if bad[i]
+                   else self.colours[i] for i in range(n)]
+        x = np.arange(n) + 0.5
+        self.bars.setOpts(x=x, height=heights, y0=np.full(n, base), brushes=brushes,
+                          pens=None, width=0.8)
+        self._mark(x, zero, bad, base, top)
+        self.reading = reading
+        self.values = [readings.norm_label(reading, i) for i in range(n)]
         if finite[-1]:
             self.reference.setPos(float(logs[-1]))
             self.reference.show()
         else:
             self.reference.hide()
+
+    def _mark(self, x: np.ndarray, zero: np.ndarray, bad: np.ndarray, base: float,
+              top: float) -> None:
+        many = len(x) > MARK_EACH
+        spots = [] if many else [
+            {"pos": (float(x[i]), base + FLOOR_HEIGHT + 0.35), "symbol": zero_symbol(),
+             "brush": pg.mkBrush(theme.TEXT), "pen": None} for i in np.flatnonzero(zero)]
+        self.zero_label.setVisible(many and bool(zero.any()))
+        if many and zero.any():
+            where = np.flatnonzero(zero)
+            span = f"layer {where[0] + 1}" if len(where) == 1 else \
+                f"layers {where[0] + 1}–{where[-1] + 1}" if where[-1] - where[0] + 1 == \
+                len(where) else f"{len(where)} layers"
+            self.zero_label.setText(f"0: no gradient ({span})")
+            self.zero_label.setPos(float(x[where[0]]) - 0.4, base + FLOOR_HEIGHT)
+        spots += [{"pos": (float(x[i]), top - 0.3), "symbol": "t1",
+                   "brush": pg.mkBrush(theme.BACKGROUND), "pen": None}
+                  for i in np.flatnonzero(bad)]
+        self.marks.setData(spots)
+
+
+_symbols: dict[str, pg.QtGui.QPainterPath] = {}
+
+
+def zero_symbol() -> pg.QtGui.QPainterPath:
+    """The "0" marker (made on first use: text paths need the application's fonts)."""
+    if "0" not in _symbols:
+        _symbols["0"] = _text_symbol("0")
+    return _symbols["0"]
+
+
+def _text_symbol(text: str) -> pg.QtGui.QPainterPath:
+    """A scatter symbol drawn as text (pyqtgraph scales symbols to a unit box)."""
+    path = pg.QtGui.QPainterPath()
+    font = theme.font(1.0, bold=True)
+    path.addText(0, 0, font, text)
+    box = path.boundingRect()
+    scale = 1.0 / max(box.width(), box.height())
+    tr = pg.QtGui.QTransform()
+    tr.scale(scale, scale)
+    tr.translate(-box.x() - box.width() / 2, -box.y() - box.height() / 2)
+    return tr.map(path)
+

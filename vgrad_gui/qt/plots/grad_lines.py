@@ -1,4 +1,9 @@
-"""View 1: the gradient norm of every layer over the steps, log scale, coloured by depth."""
+"""View 1: the gradient norm of every layer over the steps, log scale, coloured by depth.
+
+Each line is the mean of a bin of steps; a faint band around it spans the bin's min and max,
+so spikes show at any zoom. Zooming in re-bins the visible steps. A layer whose gradient is
+exactly 0 sits on a floor below every value, marked by a grey-blue line ("0: no gradient");
+NaN/Inf steps are gaps marked by a cyan line at the top."""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
-from vgrad_gui.core.history import AlignedBins
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
@@ -40,12 +45,26 @@ class GradientLinesView(PlotView):
         # that rebuilds the view for a new run (an event-loop stall). A run uses the first few.
         self.pool = [pg.PlotCurveItem(skipFiniteCheck=True, antialias=False)
                      for _ in range(MAX_CURVES)]
+        self.bands = [band_curve(theme.TEXT) for _ in range(MAX_CURVES)]
+        for band in self.bands:
+            band.hide()
+            self.plot.addItem(band)
         for curve in self.pool:
             curve.hide()
             self.plot.addItem(curve)
+        # Where any drawn layer has no gradient (floor) or a non-finite one (top).
+        self.zero_line = pg.PlotCurveItem(pen=pg.mkPen(theme.ZERO, width=4), antialias=False)
+        self.nan_line = pg.PlotCurveItem(pen=pg.mkPen(theme.NONFINITE, width=4),
+                                         antialias=False)
+        self.zero_label = pg.TextItem("0: no gradient", color=theme.ZERO, anchor=(0, 1))
+        for item in (self.zero_line, self.nan_line, self.zero_label):
+            item.hide()
+            self.plot.addItem(item, ignoreBounds=item is self.zero_label)
+        self.floor = -8.0  # the y of "exactly 0"
+        self.envelopes: list[tuple[np.ndarray, np.ndarray]] = []  # per curve, as drawn
         self.curves: list[pg.PlotCurveItem] = []
         self.layers: list[int] = []
-        self.bins: AlignedBins | None = None
+        self.bins: Decimator | None = None
         self.follow = True
         self._range: tuple[float, float, float, float] | None = None
         self._logs: np.ndarray | None = None
@@ -56,6 +75,7 @@ class GradientLinesView(PlotView):
         self.hover.hide()
         self.plot.addItem(self.hover, ignoreBounds=True)
         self.plot.vb.sigRangeChangedManually.connect(self._stop_following)
+        self.plot.vb.sigXRangeChanged.connect(self._x_range_changed)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         self._mouse = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._moved)
@@ -73,6 +93,16 @@ class GradientLinesView(PlotView):
         for curve in self.pool[len(self.layers):]:
             curve.hide()
             curve.setData([], [])
+        for j, band in enumerate(self.bands):
+            band.setData([], [])
+            band.setVisible(j < len(self.layers))
+            if j < len(self.layers):
+                band.setPen(_faint(colours[self.layers[j]]))
+        for item in (self.zero_line, self.nan_line):
+            item.setData([], [])
+            item.hide()
+        self.zero_label.hide()
+        self.envelopes = []
         # A few legend entries spread over the depth, among the layers drawn.
         legend_at = {min(self.layers, key=lambda i: abs(i - target))
                      for target in pick_layers(n, 5)} | {n - 1}
@@ -85,7 +115,7 @@ class GradientLinesView(PlotView):
             curve.show()
             if i in legend_at:
                 self.legend.addItem(curve, names[i])
-        self.bins = AlignedBins(info.history.steps, info.history.cols("steps", "grad_norm"))
+        self.bins = Decimator(info.history.steps, info.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
         self._logs = self._x = None  # the hover reads them: never the old run's columns
@@ -98,22 +128,52 @@ class GradientLinesView(PlotView):
         if self.bins is None:
             return
         width = max(100, int(self.plot.vb.width()))
-        b = self.bins.get(width)
+        visible = None if self.follow else tuple(self.plot.vb.viewRange()[0])
+        b = self.bins.get(width, visible)
         if not len(b.x):
-            for c in self.curves:
+            for c in (*self.curves, *self.bands, self.zero_line, self.nan_line):
                 c.setData([], [])
+            self.zero_label.hide()
+            self.envelopes = []
             return
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(b.mean[:, self.layers])
-        self._x, self._logs = b.x, logs
+            lo = np.log10(b.min[:, self.layers].astype(np.float64))
+            hi = np.log10(b.max[:, self.layers].astype(np.float64))
+        zero = np.isneginf(logs)
+        bad = np.isnan(logs) | np.isposinf(logs)
+        finite = np.concatenate([logs[np.isfinite(logs)], hi[np.isfinite(hi)]])
+        if self.follow:
+            self.floor = (math.floor(float(finite.min())) - 1.0) if finite.size else -8.0
+        # Exactly 0 is drawn on the floor, never left out (nor taken for NaN).
+        logs = np.where(zero, self.floor, logs)
+        lo = np.where(np.isneginf(lo), self.floor, lo)
+        self._x, self._logs = b.x, np.where(zero, -np.inf, logs)
+        self.envelopes = []
         for j, curve in enumerate(self.curves):
             y = logs[:, j]
             if np.isfinite(y).all():
                 curve.setData(b.x, y, skipFiniteCheck=True)
             else:
                 curve.setData(b.x, y, connect="finite", skipFiniteCheck=False)
+            ex, ey = envelope(b.x, lo[:, j], hi[:, j])
+            self.bands[j].setData(ex, ey, connect="pairs")
+            self.envelopes.append((ex, ey))
         if self.follow:
-            self._follow(b.x, logs)
+            self._follow(b.x, np.concatenate([logs, hi], axis=1))
+        self._marks(b.x, zero.any(axis=1), bad.any(axis=1))
+
+    def _marks(self, x: np.ndarray, zero: np.ndarray, bad: np.ndarray) -> None:
+        """The floor line where some drawn layer has no gradient, the top line where one is
+        NaN/Inf (a gap alone would not say which)."""
+        top = self._range[3] if self._range is not None else 1.0
+        for item, where, y in ((self.zero_line, zero, self.floor), (self.nan_line, bad, top)):
+            item.setVisible(bool(where.any()))
+            if where.any():
+                item.setData(x, np.where(where, y, np.nan), connect="finite")
+        self.zero_label.setVisible(bool(zero.any()))
+        if zero.any():
+            self.zero_label.setPos(float(x[np.argmax(zero)]), self.floor + 0.05)
 
     def _follow(self, x: np.ndarray, logs: np.ndarray) -> None:
         finite = logs[np.isfinite(logs)]
@@ -136,12 +196,17 @@ class GradientLinesView(PlotView):
 
     def _stop_following(self, *args: object) -> None:
         self.follow = False
+        self.mark_dirty()  # re-bin the steps now in view
+
+    def _x_range_changed(self, *args: object) -> None:
+        if not self.follow:
+            self.mark_dirty()
 
     def _clicked(self, ev: object) -> None:
         if getattr(ev, "double", lambda: False)():
             self.follow = True
             self._range = None
-            self.refresh()
+            self.mark_dirty()
 
     def _moved(self, args: tuple[QPointF]) -> None:
         pos = args[0]
@@ -161,6 +226,14 @@ class GradientLinesView(PlotView):
         layer = self.layers[j]
         name = self.info.history.layer_names[layer]
         value = 10 ** column[j]
-        self.hover.setText(f"{name}\nstep {self._x[i]:,.0f}\n‖∇W‖ = {theme.format_value(value)}")
+        self.hover.setText(f"{name}\nstep {self._x[i]:,.0f}\n‖∇W‖ = {theme.format_value(value)}"
+                           + ("" if len(self._x) < 2 or self._x[1] - self._x[0] <= 1.5
+                              else " (mean of the span)"))
         self.hover.setPos(p.x(), p.y())
         self.hover.show()
+
+
+def _faint(colour: object, alpha: int = 60) -> object:
+    c = pg.mkColor(colour)
+    c.setAlpha(alpha)
+    return pg.mkPen(c, width=1)

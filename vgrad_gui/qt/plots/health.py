@@ -45,6 +45,19 @@ class HealthView(PlotView):
         self.ratio_points = pg.PlotDataItem(pen=pg.mkPen(theme.OK, width=2), symbol="o",
                                             symbolSize=7, symbolBrush=theme.OK)
         self.ratio.addItem(self.ratio_points)
+        # A ratio of exactly 0 (the weights never changed: the strongest sign of vanishing)
+        # has no place on a log axis: it sits on the floor, in the no-gradient colour, named.
+        self.ratio_zero = pg.ScatterPlotItem(symbol="s", size=10, pen=None,
+                                             brush=pg.mkBrush(theme.ZERO))
+        self.ratio_bad = pg.ScatterPlotItem(symbol="t", size=10, pen=None,
+                                            brush=pg.mkBrush(theme.NONFINITE))
+        self.ratio_zero_label = pg.TextItem("0: never changed", color=theme.TEXT,
+                                            anchor=(0, 1))
+        for item in (self.ratio_zero, self.ratio_bad):
+            self.ratio.addItem(item)
+        self.ratio.addItem(self.ratio_zero_label, ignoreBounds=True)
+        self.ratio_zero_label.hide()
+        self.ratio_floor = -6.0
         self.rule = pg.InfiniteLine(RULE_OF_THUMB, angle=0,
                                     pen=pg.mkPen(theme.TEXT_DIM, width=2,
                                                  style=pg.QtCore.Qt.PenStyle.DashLine),
@@ -56,7 +69,8 @@ class HealthView(PlotView):
                         "or dead (ReLU output 0 for the whole batch).\nMiddle: mean and spread "
                         "of each layer's activations.\nRight: how far one optimizer step moves "
                         "each layer's weights, relative to their size; around 10⁻³ trains well, "
-                        "far below it barely learns.")
+                        "far below it barely learns; a grey-blue square on the floor: exactly 0, "
+                        "the weights never changed; cyan ▲: NaN/Inf.")
 
     def on_run(self, info: RunInfo) -> None:
         n = info.history.n_layers
@@ -75,6 +89,9 @@ class HealthView(PlotView):
         self.means.setData([], [])
         self.spread.setData(x=np.array([]), y=np.array([]), height=np.array([]))
         self.ratio_points.setData([], [])
+        self.ratio_zero.setData([], [])
+        self.ratio_bad.setData([], [])
+        self.ratio_zero_label.hide()
         self._ratio_range = None
 
     def refresh(self) -> None:
@@ -97,11 +114,21 @@ class HealthView(PlotView):
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(ratio.astype(np.float64))
         x = np.arange(len(ratio)) + 0.5
-        ok = np.isfinite(logs)  # a ratio of 0 (no update) has no place on a log axis
-        self.ratio_points.setData(x[ok], logs[ok])
-        finite = logs[np.isfinite(logs)]
+        ok = np.isfinite(logs)
+        finite = logs[ok]
+        zero = np.isneginf(logs)
+        bad = np.isnan(logs) | np.isposinf(logs)
         lo = min(-6.0, float(np.floor(finite.min()))) if finite.size else -6.0
         hi = max(0.0, float(np.ceil(finite.max()))) if finite.size else 0.0
+        if zero.any():
+            lo -= 1.0  # a decade of room: the floor is below every real ratio
+        self.ratio_floor = lo + 0.3
+        self.ratio_points.setData(x[ok], logs[ok])
+        self.ratio_zero.setData(x[zero], np.full(int(zero.sum()), self.ratio_floor))
+        self.ratio_bad.setData(x[bad], np.full(int(bad.sum()), hi - 0.3))
+        self.ratio_zero_label.setVisible(bool(zero.any()))
+        if zero.any():
+            self.ratio_zero_label.setPos(float(x[zero][0]) - 0.4, self.ratio_floor + 0.35)
         if (lo, hi) != self._ratio_range:  # whole decades: the axis is redrawn rarely
             self._ratio_range = (lo, hi)
             self.ratio.setYRange(lo, hi, padding=0.02)

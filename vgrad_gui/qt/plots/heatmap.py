@@ -82,7 +82,7 @@ class HeatmapView(PlotView):
         set_axis_label(self.bar, "right", "‖∇W‖")
         self.bar.setMouseEnabled(False, False)
         lo, hi = theme.HEAT_LEVELS
-        column = np.arange(253, dtype=np.uint8)[:, None]
+        column = np.arange(theme.HEAT_TOP + 1, dtype=np.uint8)[:, None]
         bar_img = pg.ImageItem(column, levels=(0, 255), lut=self.lut)
         bar_img.setRect(QRectF(0, lo, 1, hi - lo))
         self.bar.addItem(bar_img)
@@ -90,11 +90,14 @@ class HeatmapView(PlotView):
         self.graphics.ci.layout.setColumnStretchFactor(0, 10)
         self.graphics.ci.layout.setColumnFixedWidth(1, theme.point_size() * 7)
         self.bins: AlignedBins | None = None
-        self.show_note("Dark = little gradient; cyan = NaN or infinite. Colour scale fixed "
-                       f"from {theme.decade_label(lo)} to {theme.decade_label(hi)}.")
+        self.show_note(f"Dark = little gradient; {theme.ZERO_LEGEND}, also float32 underflow; "
+                       f"{theme.NONFINITE_LEGEND}. Colour scale fixed from "
+                       f"{theme.decade_label(lo)} to {theme.decade_label(hi)}.")
         self.setToolTip("Each row is a layer (input at the bottom, output at the top), each "
                         "column a span of steps; the colour is the size of that layer's "
-                        "gradient.\nLayers whose gradient vanishes go dark.")
+                        "gradient (the mean over the span).\nLayers whose gradient vanishes go "
+                        "dark; grey-blue: exactly 0 (no gradient, or below float32's "
+                        "smallest number); cyan: NaN or infinite.")
 
     def on_run(self, info: RunInfo) -> None:
         n = info.history.n_layers

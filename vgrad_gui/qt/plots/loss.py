@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from vgrad_gui.core.history import AlignedBins
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 TRAIN = "#4cc2ff"
@@ -39,27 +39,60 @@ class LossView(PlotView):
         self.test_loss = self.loss_plot.plot(pen=pg.mkPen(TEST, width=2), name="test", **flat)
         self.train_acc = self.acc_plot.plot(pen=pg.mkPen(TRAIN, width=1), **flat)
         self.test_acc = self.acc_plot.plot(pen=pg.mkPen(TEST, width=2), **flat)
-        self.bins: dict[str, AlignedBins] = {}
+        # The min/max of each span of training steps: a one-batch spike stays visible.
+        self.loss_band = band_curve(TRAIN, 80)
+        self.acc_band = band_curve(TRAIN, 80)
+        self.loss_plot.addItem(self.loss_band)
+        self.acc_plot.addItem(self.acc_band)
+        self.follow = True
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.vb.sigRangeChangedManually.connect(self._zoomed)
+        self.bins: dict[str, Decimator] = {}
         self.setToolTip("Training loss and accuracy (blue: averaged over the batches of each "
                         "span of steps) and on the held-out test set (orange, every 100 "
-                        "steps).\nVanishing gradients show here as a loss that barely moves.")
+                        "steps); the faint band spans each span's min and max.\nVanishing "
+                        "gradients show here as a loss that barely moves. Scroll to zoom (the "
+                        "zoomed steps are re-binned); double-click to follow the run again.")
+        self.loss_plot.scene().sigMouseClicked.connect(self._clicked)
 
     def on_run(self, info: RunInfo) -> None:
         h = info.history
-        self.bins = {name: AlignedBins(h.table(table), h.cols(table, name))
+        self.follow = True
+        self.bins = {name: Decimator(h.table(table), h.cols(table, name))
                      for table, name in (("steps", "loss"), ("steps", "accuracy"),
                                          ("evals", "test_loss"), ("evals", "test_accuracy"))}
-        for item in (self.train_loss, self.test_loss, self.train_acc, self.test_acc):
+        for item in (self.train_loss, self.test_loss, self.train_acc, self.test_acc,
+                     self.loss_band, self.acc_band):
             item.setData([], [])
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.setXRange(0, 10, padding=0)  # not the last run's steps
+
+    def _zoomed(self, *args: object) -> None:
+        self.follow = False
+        self.mark_dirty()
+
+    def _clicked(self, ev: object) -> None:
+        if getattr(ev, "double", lambda: False)():
+            self.follow = True
+            self.mark_dirty()
 
     def refresh(self) -> None:
         if self.info is None or not self.bins:
             return
         width = max(100, int(self.loss_plot.vb.width()))
-        got = {name: bins.get(width) for name, bins in self.bins.items()}
+        visible = None if self.follow else tuple(self.loss_plot.vb.viewRange()[0])
+        got = {name: bins.get(width, visible)
+               for name, bins in self.bins.items()}
         loss, acc = got["loss"], got["accuracy"]
         self.train_loss.setData(loss.x, _finite(loss.mean[:, 0]), connect="finite")
         self.train_acc.setData(acc.x, acc.mean[:, 0], connect="finite")
+        self.loss_band.setData(*envelope(loss.x, _finite(loss.min[:, 0].astype(np.float64)),
+                                         _finite(loss.max[:, 0].astype(np.float64))),
+                               connect="pairs")
+        self.acc_band.setData(*envelope(acc.x, acc.min[:, 0].astype(np.float64),
+                                        acc.max[:, 0].astype(np.float64)), connect="pairs")
+        if not self.follow:
+            return
         tl, ta = got["test_loss"], got["test_accuracy"]
         ok = np.isfinite(tl.mean[:, 0])  # after an explosion the test loss is NaN: no point
         # Dots for the few evaluations of a short run, a plain line for a long one.
@@ -74,7 +107,7 @@ class LossView(PlotView):
         if end is not None:
             for plot in (self.loss_plot, self.acc_plot):
                 plot.setXRange(0, end, padding=0)
-        values = np.concatenate([loss.mean[:, 0], tl.mean[ok, 0]])
+        values = np.concatenate([loss.min[:, 0], loss.max[:, 0], tl.mean[ok, 0]])
         values = values[np.isfinite(values)]
         if values.size:
             lo, hi = float(values.min()), float(values.max())

@@ -1,6 +1,7 @@
 """View 3: the network diagram. Layers are columns of units joined by links; each layer's
 brightness follows its gradient relative to the output layer, so the layers nearest the input
-fade as their gradients vanish and light up again when a fix is applied. NaN/Inf are cyan."""
+fade as their gradients vanish and light up again when a fix is applied. NaN/Inf are cyan;
+layers with no gradient at all (exactly 0) are grey-blue. The numbers are ``readings``'."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QToolTip
 
+from vgrad_gui.core import readings
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.guard import guarded_paint_event
+from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.plots.base import View
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
-RECENT = 20  # steps averaged for "current" gradient
 
 
 class NetworkDiagramView(View):
@@ -32,6 +34,10 @@ class NetworkDiagramView(View):
         self.widths: list[int] = []  # units per column, input column first
         self.norms = np.empty(0)
         self.levels: list[float] = []  # brightness 0..1 per Linear layer (NaN: non-finite)
+        self.classes: tuple[str, ...] = ()  # readings classes per Linear layer
+        self.reading: readings.GradReading | None = None
+        self.first_nonfinite: int | None = None
+        self.caption = ""
         self.residual = False
         self.norm_kind = "none"
         self.step = 0
@@ -50,6 +56,10 @@ class NetworkDiagramView(View):
         self.norm_kind = cfg.norm
         self.norms = np.full(len(self.layer_names), np.nan)
         self.levels = []
+        self.classes = ()
+        self.reading = None
+        self.first_nonfinite = None
+        self.caption = ""
         self.step = 0
         self.update()
 
@@ -57,30 +67,40 @@ class NetworkDiagramView(View):
         if self.info is None:
             return
         h = self.info.history
-        steps, rows = h.steps.raw(h.cols("steps", "grad_norm"))
-        if len(rows) == 0:
+        reading = readings.grad_reading(h)
+        if reading is None or len(reading.norms) != len(self.layer_names):
             if self.levels:
-                self.levels = []
+                self.levels, self.classes, self.reading = [], (), None
+                self.norms = np.full(len(self.layer_names), np.nan)
                 self.update()
             return
-        recent = rows[-RECENT:]
-        if np.isfinite(recent[-1]).all():
-            norms = recent.astype(np.float64).mean(0)
-        else:
-            norms = recent[-1].astype(np.float64)
-        out = norms[-1]
-        levels = []
-        for g in norms:
-            if not math.isfinite(g) or not math.isfinite(out):
-                levels.append(math.nan)
-            elif out <= 0:
-                levels.append(1.0 if g > 0 else 0.0)
-            else:
-                levels.append(theme.brightness(g / out))
-        self.norms = norms
-        self.step = int(steps[-1])
-        self.levels = levels
+        self.levels = [theme.brightness(r) if c == readings.FINITE else
+                       (math.nan if c == readings.NONFINITE else 0.0)
+                       for r, c in zip(reading.ratios, reading.classes, strict=True)]
+        self.classes = reading.classes
+        self.reading = reading
+        self.norms = reading.norms
+        self.step = reading.step
+        self.first_nonfinite = readings.first_nonfinite_step(h, reading.step)
+        self.caption = self._caption()
         self.update()
+
+    def _caption(self) -> str:
+        """The diagnosis in numbers under the diagram: the first hidden layer's gradient
+        against the output layer's, as ``readings`` words it."""
+        r = self.reading
+        if r is None:
+            return ""
+        if self.first_nonfinite is not None:
+            return f"NaN/Inf gradients since step {self.first_nonfinite:,}"
+        if r.classes[0] == readings.UNDERFLOW:
+            what = "no gradient (below float32's smallest number: underflow)"
+        elif r.classes[0] == readings.ZERO:
+            what = "no gradient (exactly 0)"
+        else:
+            what = (f"{readable(readings.ratio_label(r, 0))} of the output layer's gradient "
+                    f"(‖∇W‖ {readable(readings.norm_label(r, 0))})")
+        return f"hidden 1 gets {what}  ·  step {r.step:,}"
 
     # -- drawing -----------------------------------------------------------------------------
     def _geometry(self) -> tuple[list[float], list[list[float]], float]:
@@ -104,6 +124,20 @@ class NetworkDiagramView(View):
             ys.append([mid + (j - (k - 1) / 2) * spacing for j in range(k)])
         return xs, ys, radius
 
+    def layer_colour(self, i: int, alpha_floor: float = 0.12) -> QColor:
+        """Layer i's colour as drawn: its class's colour (no gradient, NaN) or its
+        brightness."""
+        levels = self.levels if len(self.levels) == len(self.widths) - 1 else None
+        if levels is None:
+            return self._colour(0.35, alpha_floor)
+        special = theme.class_colour(self.classes[i]) if i < len(self.classes) else None
+        if special is not None:
+            c = QColor(special)
+            if alpha_floor < 0.1 and special == theme.ZERO:
+                c.setAlphaF(0.55)  # links: a quieter band than the units it joins
+            return c
+        return self._colour(levels[i], alpha_floor)
+
     def _colour(self, level: float, alpha_floor: float = 0.12) -> QColor:
         if math.isnan(level):
             return QColor(theme.NONFINITE)
@@ -126,7 +160,6 @@ class NetworkDiagramView(View):
         background = QColor(theme.BACKGROUND)
         xs, ys, r = self._geometry()
         n_layers = len(self.widths) - 1
-        levels = self.levels if len(self.levels) == n_layers else [0.35] * n_layers
         # Many layers or many links: draw each layer's links as one band, which reads the
         # same from the back of a room and costs a fraction of thousands of lines.
         links = sum(len(ys[i]) * len(ys[i + 1]) for i in range(n_layers))
@@ -137,7 +170,7 @@ class NetworkDiagramView(View):
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
         for i in range(n_layers):
-            colour = self._colour(levels[i], 0.06)
+            colour = self.layer_colour(i, 0.06)
             a, b = ys[i], ys[i + 1]
             if dense:
                 # Blended with the background here: 200 translucent full-height bands cost
@@ -154,7 +187,7 @@ class NetworkDiagramView(View):
         if self.residual:
             p.setBrush(Qt.BrushStyle.NoBrush)
             for i in range(2, n_layers):
-                colour = self._colour(levels[i - 1], 0.25)
+                colour = self.layer_colour(i - 1, 0.25)
                 p.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
                 top = min(ys[i - 1][0], ys[i][0]) - 10
                 rect = QRectF(xs[i - 1], top - 16, xs[i] - xs[i - 1], 32)
@@ -164,7 +197,7 @@ class NetworkDiagramView(View):
         outline.setAlphaF(0.35)
         p.setPen(QPen(outline, 1))
         for c, x in enumerate(xs):
-            fill = QColor(theme.TEXT_DIM) if c == 0 else self._colour(levels[c - 1])
+            fill = QColor(theme.TEXT_DIM) if c == 0 else self.layer_colour(c - 1)
             p.setBrush(fill)
             if dense:
                 p.drawRects([QRectF(x - r, y - r, 2 * r, 2 * r) for y in ys[c]])
@@ -194,21 +227,19 @@ class NetworkDiagramView(View):
             p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
         p.setFont(theme.font(0.95, bold=True))
         p.setPen(QColor(theme.TEXT))
-        if len(self.norms) and self.levels:
-            first, out = self.norms[0], self.norms[-1]
-            if math.isfinite(first) and math.isfinite(out) and out > 0:
-                text = (f"hidden 1 gets {theme.format_value(first / out)} × the output "
-                        f"layer's gradient  ·  step {self.step:,}")
-            else:
-                text = f"NaN/Inf gradients at step {self.step:,}"
+        if self.caption:
+            if self.first_nonfinite is not None:
                 p.setPen(QColor(theme.NONFINITE))
-            text = p.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+            elif self.classes and self.classes[0] != readings.FINITE:
+                p.setPen(QColor(theme.ZERO).lighter(150))
+            text = p.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight,
                                               self.width() - 12)
             p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
         legend = ("brightness = gradient relative to the output layer (dark at "
-                  f"{theme.decade_label(-theme.RELATIVE_DECADES)})")
+                  f"{theme.decade_label(-theme.RELATIVE_DECADES)})  ·  {theme.ZERO_LEGEND}  ·  "
+                  f"{theme.NONFINITE_LEGEND}")
         p.drawText(QRectF(10, 6, self.width() - 20, 20), Qt.AlignmentFlag.AlignLeft,
                    p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
                                               self.width() - 20))
@@ -224,13 +255,26 @@ class NetworkDiagramView(View):
         if c == 0:
             text = f"input: {self.widths[0]} features"
         else:
-            g = self.norms[c - 1]
-            out = self.norms[-1]
-            ratio = g / out if math.isfinite(out) and out > 0 else math.nan
-            text = (f"{self.layer_names[c - 1]}: {self.widths[c]} units\n"
-                    f"‖∇W‖ = {theme.format_value(g)}\n"
-                    f"vs output layer: {theme.format_value(ratio)}")
+            text = f"{self.layer_names[c - 1]}: {self.widths[c]} units\n" + \
+                self.layer_words(c - 1)
         QToolTip.showText(event.globalPosition().toPoint(), text, self)
+
+
+    def layer_words(self, i: int) -> str:
+        """Layer i's current gradient in the tooltip's words (``readings``' numbers)."""
+        r = self.reading
+        if r is None or i >= len(r.classes):
+            return "no steps yet"
+        cls = r.classes[i]
+        if cls == readings.UNDERFLOW:
+            return ("‖∇W‖ = 0: underflow, the gradient is below float32's smallest number\n"
+                    "no gradient reaches this layer")
+        if cls == readings.ZERO:
+            return "‖∇W‖ = 0 exactly: no gradient reaches this layer"
+        text = f"‖∇W‖ = {readings.norm_label(r, i)}"
+        if cls == readings.NONFINITE:
+            return text + " (NaN/Inf)"
+        return text + f"\nvs output layer: {readable(readings.ratio_label(r, i))}"
 
 
 def _over(colour: QColor, alpha: float, background: QColor) -> QColor:
