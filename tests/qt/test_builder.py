@@ -195,3 +195,20 @@ def test_builder_text_follows_the_app_text_size(app, qtbot):
     finally:
         theme.set_font_scale(app, 1.0)
         app.processEvents()
+
+
+def test_a_narrow_panel_puts_labels_above_editors_instead_of_cutting_them_off(app, qtbot):
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.show()
+    depth, label = panel.editors["depth"], panel.labels["depth"]
+    panel.resize(600, 500)
+    app.processEvents()
+    assert panel.widget().minimumSizeHint().width() <= panel.viewport().width()
+    assert label.geometry().right() < panel.editors["depth"].mapTo(
+        label.parentWidget(), depth.rect().topLeft()).x()  # side by side
+    panel.resize(250, 500)
+    app.processEvents()
+    assert panel.widget().minimumSizeHint().width() <= panel.viewport().width()
+    top = depth.mapTo(label.parentWidget(), depth.rect().topLeft()).y()
+    assert label.geometry().bottom() <= top  # the label above its editor

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QGuiApplication, QWheelEvent
+from PySide6.QtGui import QFont, QGuiApplication, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -84,11 +84,14 @@ class BuilderPanel(QScrollArea):
         outer.addWidget(lesson)
 
         self.editors: dict[str, QWidget] = {}
+        self.labels: dict[str, QLabel] = {}
+        self._forms: list[QFormLayout] = []
         self.errors: dict[str, QLabel] = {}
         self.schematic = NetworkSchematic()
         for title, names in GROUPS.items():
             group = QGroupBox(title)
             form = QFormLayout(group)
+            self._forms.append(form)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for name in names:
@@ -109,6 +112,7 @@ class BuilderPanel(QScrollArea):
                 col.addWidget(error)
                 form.addRow(label, holder)
                 self.editors[name] = editor
+                self.labels[name] = label
                 self.errors[name] = error
             outer.addWidget(group)
             if title == "Network":
@@ -166,6 +170,24 @@ class BuilderPanel(QScrollArea):
                 f.setPointSizeF(size)
                 w.setFont(f)
         self.schematic.update_fonts()
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        # A narrow dock (1024x768, large text) puts every label above its editor rather than
+        # cutting the editors off at the right edge; all rows alike, so the form stays tidy.
+        needed = max(max(self.labels[n].sizeHint().width() for n in names)
+                     + max(self.editors[n].minimumSizeHint().width() for n in names)
+                     for names in GROUPS.values())
+        needed += 48  # form spacing, group frame and margins, panel margins
+        policy = (QFormLayout.RowWrapPolicy.WrapAllRows if self.viewport().width() < needed
+                  else QFormLayout.RowWrapPolicy.DontWrapRows)
+        for form in self._forms:
+            if form.rowWrapPolicy() != policy:
+                form.setRowWrapPolicy(policy)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
 
     # -- editors ------------------------------------------------------------------------------
     def _make_editor(self, field: Field) -> QWidget:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from vgrad_gui.core.datasets import DESCRIPTIONS
@@ -102,8 +102,12 @@ class NetworkSchematic(QWidget):
         p.setPen(QColor(theme.TEXT_DIM))
         caption = (f"{cfg.depth} hidden × {cfg.width} · {cfg.init} init"
                    + (" · residual" if cfg.residual else ""))
+        # Elided, not cut: a narrow dock with large text must still read as words.
+        metrics = QFontMetrics(tiny)
         p.drawText(QRectF(0, 0, w, top - 4), Qt.AlignmentFlag.AlignLeft
-                   | Qt.AlignmentFlag.AlignTop, caption)
+                   | Qt.AlignmentFlag.AlignTop,
+                   metrics.elidedText(caption, Qt.TextElideMode.ElideRight, int(w)))
         p.drawText(QRectF(0, top + bh + 2, w, h - top - bh), Qt.AlignmentFlag.AlignLeft,
-                   DESCRIPTIONS[cfg.dataset])
+                   metrics.elidedText(DESCRIPTIONS[cfg.dataset], Qt.TextElideMode.ElideRight,
+                                      int(w)))
         p.end()
