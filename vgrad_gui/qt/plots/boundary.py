@@ -61,9 +61,16 @@ class BoundaryView(View):
         self.setToolTip("What the network predicts at every point of the plane (colour = "
                         "class, faint = unsure), with the training points on top.")
 
+    def _on_run(self, info: RunInfo) -> None:
+        # At once, not at the deferred rebuild: the old run's picture is gone, and the new
+        # run's first boundary (it may arrive before the rebuild) is kept.
+        self.latest = None
+        super()._on_run(info)
+
     def on_run(self, info: RunInfo) -> None:
-        self.latest = self._drawn = None
+        self._drawn = None
         self.image.clear()
+        self.caption.setText("")  # not the last run's "step 86" (issue 11)
         if info.extent is None or info.points is None or info.labels is None:
             for item in self.points:
                 item.clear()

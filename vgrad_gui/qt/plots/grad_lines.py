@@ -118,6 +118,9 @@ class GradientLinesView(PlotView):
         self.bins = Decimator(info.history.steps, info.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
+        # Not the last run's steps while the new one has none (a reset).
+        self.plot.vb.setRange(xRange=(0, 10), yRange=(-8, 1), padding=0.02,
+                              disableAutoRange=True)
         self._logs = self._x = None  # the hover reads them: never the old run's columns
         self.hover.hide()
         self.show_note("" if n <= MAX_CURVES else
