@@ -212,3 +212,18 @@ def test_a_narrow_panel_puts_labels_above_editors_instead_of_cutting_them_off(ap
     assert panel.widget().minimumSizeHint().width() <= panel.viewport().width()
     top = depth.mapTo(label.parentWidget(), depth.rect().topLeft()).y()
     assert label.geometry().bottom() <= top  # the label above its editor
+
+
+def test_the_wheel_still_changes_the_editor_the_user_clicked_into(app, qtbot):
+    panel = BuilderPanel(debounce_ms=0)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.activateWindow()
+    depth = panel.editors["depth"]
+    assert isinstance(depth, QSpinBox)
+    depth.setFocus()
+    qtbot.waitUntil(depth.hasFocus)
+    before = depth.value()
+    QApplication.sendEvent(depth, _wheel_down(depth))
+    assert depth.value() == before - 1
