@@ -152,13 +152,12 @@ class SignalDepthView(PlotView):
             nonfinite = np.isnan(v) | np.isinf(v)
             zeros_x += list(x[zero])
             bad_x += list(x[nonfinite])
-            item.setData(x, np.where(np.isfinite(logs), logs, np.nan), connect="finite")
+            _set_logs(item, x, logs)
             ref = self._reference.get(name) if self._reference is not None else None
             if ref is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rlogs = np.log10(ref)
-                self.first[name].setData(x, np.where(np.isfinite(rlogs), rlogs, np.nan),
-                                         connect="finite")
+                _set_logs(self.first[name], x, rlogs)
         self.zeros.setData(zeros_x, [floor + 0.3] * len(zeros_x))
         self.bad.setData(bad_x, [top - 0.3] * len(bad_x))
         ref_step = self._reference_step
@@ -185,3 +184,13 @@ class SignalDepthView(PlotView):
             self.plot.setRange(xRange=(0, self.info.history.n_layers),
                                yRange=self._range, padding=0.02)
         return self._range
+
+
+def _set_logs(item: pg.PlotDataItem, x: np.ndarray, logs: np.ndarray) -> None:
+    """Draw log values with gaps where they are not finite; nothing at all when none is (a
+    scatter of only NaN makes pyqtgraph's bounds raise)."""
+    finite = np.isfinite(logs)
+    if not finite.any():
+        item.setData([], [])
+        return
+    item.setData(x, np.where(finite, logs, np.nan), connect="finite")
