@@ -1,7 +1,7 @@
 """The builder panel edits a config, validates it inline and gates Start."""
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtGui import QFontMetricsF, QWheelEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -16,6 +16,7 @@ from vgrad_gui.core.presets import get_preset
 from vgrad_gui.core.spec import FIELDS, Config
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.builder_panel import CUSTOM, BuilderPanel
+from vgrad_gui.qt.schematic import NetworkSchematic, fitting_font
 
 
 def test_every_config_field_has_an_editor_with_a_tooltip(qtbot):
@@ -227,3 +228,25 @@ def test_the_wheel_still_changes_the_editor_the_user_clicked_into(app, qtbot):
     before = depth.value()
     QApplication.sendEvent(depth, _wheel_down(depth))
     assert depth.value() == before - 1
+
+
+def test_schematic_words_fit_their_boxes_and_follow_the_text_size(app, qtbot):
+    words = ["LReLU", "out", "×26"]
+    wide = fitting_font(words, 500, 0.9)
+    assert wide.pointSizeF() == theme.point_size(0.9)
+    narrow = fitting_font(words, 20, 0.9)
+    assert QFontMetricsF(narrow).horizontalAdvance("LReLU") <= 20 or narrow.pointSizeF() == 6
+    schematic = NetworkSchematic()
+    qtbot.addWidget(schematic)
+    schematic.set_config(Config(depth=30, width=256, norm="batch", residual=True,
+                                activation="leaky_relu", dataset="digits"))
+    schematic.resize(200, schematic.height())
+    schematic.show()
+    assert not schematic.grab().isNull()  # draws at a narrow width without failing
+    height = schematic.height()
+    try:
+        theme.set_font_scale(app, 1.5)
+        schematic.update_fonts()
+        assert schematic.height() > height
+    finally:
+        theme.set_font_scale(app, 1.0)
