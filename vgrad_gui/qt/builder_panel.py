@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QAbstractSpinBox,
     QApplication,
     QCheckBox,
@@ -38,6 +39,75 @@ CUSTOM = "Custom settings"
 # Keys a cross-field rule marks only because another key depends on them: the summary names
 # the key the rule is about first ("Batch size", not "Normalisation").
 SECONDARY = frozenset(other for rule in RULES for other in rule.others)
+
+
+class WheelGuard(QObject):
+    """The wheel scrolls ``area``; it changes a value only in the editor the user clicked into
+    (issue 11: scrolling past the optimizer turned sgd into adam)."""
+
+    def __init__(self, area: QAbstractScrollArea) -> None:
+        super().__init__(area)
+        self.area = area
+
+    def guard(self, editor: QWidget) -> None:
+        editor.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # never focused by the wheel
+        editor.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
+                and not watched.hasFocus()):
+            assert isinstance(event, QWheelEvent)
+            self.area.wheelEvent(event)
+            return True
+        return super().eventFilter(watched, event)
+
+
+def summarise(problems: dict[str, str], order: list[str]) -> str:
+    """One line naming the first setting to fix (in ``order``) and why; "" when none."""
+    if not problems:
+        return ""
+    keys = sorted(problems, key=lambda k: (k in SECONDARY,
+                                           order.index(k) if k in order else len(order)))
+    first = keys[0]
+    label = FIELD_BY_NAME[first].label if first in FIELD_BY_NAME else first
+    # A broken rule marks both its keys, but it is one thing to fix.
+    count = sum(k not in SECONDARY for k in keys) or 1
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return f"Fix '{label}': {problems[first]}{more}"
+
+
+def make_editor(field: Field) -> QWidget:
+    """The editor of one config field, with its range and tooltip (signals unconnected)."""
+    editor: QWidget
+    if field.kind == "choice":
+        box = QComboBox()
+        box.addItems(list(field.choices))
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        box.setMinimumContentsLength(8)
+        editor = box
+    elif field.kind == "bool":
+        check = QCheckBox("on")
+        editor = check
+    elif field.kind == "int":
+        spin = QSpinBox()
+        spin.setRange(int(field.minimum or 0), int(min(field.maximum or 2**31 - 1,
+                                                       2**31 - 1)))
+        spin.setGroupSeparatorShown(field.name in ("steps", "samples"))
+        if field.name == "steps":
+            spin.setSingleStep(500)
+        editor = spin
+    else:
+        dspin = QDoubleSpinBox()
+        dspin.setDecimals(5 if field.name == "lr" else 3)
+        # The low end is 0 even where 0 is not allowed, so the error can be shown inline.
+        dspin.setRange(0.0, float(field.maximum or 1e9))
+        dspin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        dspin.setSingleStep(0.05)
+        editor = dspin
+    editor.setToolTip(f"<b>{field.label}</b> (<code>{field.name}</code>)<br>{field.help}"
+                      f"<br><i>Allowed: {field.allowed()}</i>")
+    editor.setObjectName(f"field_{field.name}")
+    return editor
 
 
 class BuilderPanel(QScrollArea):
@@ -74,7 +144,8 @@ class BuilderPanel(QScrollArea):
         self.preset_box.setToolTip("Load a preset: a network that shows one cause or one fix "
                                    "of vanishing (or exploding) gradients.")
         self.preset_box.activated.connect(self._preset_chosen)
-        self._guard_wheel(self.preset_box)
+        self.wheel_guard = WheelGuard(self)
+        self.wheel_guard.guard(self.preset_box)
         self.lesson_text = QLabel("")
         self.lesson_text.setObjectName("lesson")
         self.lesson_text.setWordWrap(True)
@@ -89,32 +160,7 @@ class BuilderPanel(QScrollArea):
         self.errors: dict[str, QLabel] = {}
         self.schematic = NetworkSchematic()
         for title, names in GROUPS.items():
-            group = QGroupBox(title)
-            form = QFormLayout(group)
-            self._forms.append(form)
-            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            for name in names:
-                field = FIELD_BY_NAME[name]
-                editor = self._make_editor(field)
-                label = QLabel(field.label)
-                label.setToolTip(field.help)
-                label.setBuddy(editor)
-                error = QLabel("")
-                error.setObjectName("fieldError")
-                error.setWordWrap(True)
-                error.hide()
-                holder = QWidget()
-                col = QVBoxLayout(holder)
-                col.setContentsMargins(0, 0, 0, 0)
-                col.setSpacing(1)
-                col.addWidget(editor)
-                col.addWidget(error)
-                form.addRow(label, holder)
-                self.editors[name] = editor
-                self.labels[name] = label
-                self.errors[name] = error
-            outer.addWidget(group)
+            outer.addWidget(self._group(title, names))
             if title == "Network":
                 outer.addWidget(self.schematic)
         self.notice = QLabel("")
@@ -136,23 +182,6 @@ class BuilderPanel(QScrollArea):
             app.fontChanged.connect(self.update_fonts)
 
     # -- wheel and fonts ----------------------------------------------------------------------
-    def _guard_wheel(self, editor: QWidget) -> None:
-        # The wheel scrolls the panel; it changes a value only in the editor the user clicked
-        # into (issue 11: scrolling past the optimizer turned sgd into adam).
-        editor.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        editor.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Only the editors: the scroll area also filters its own scroll bars, which is where
-        # wheelEvent sends the event.
-        if (event.type() == QEvent.Type.Wheel
-                and isinstance(watched, (QComboBox, QAbstractSpinBox))
-                and not watched.hasFocus()):
-            assert isinstance(event, QWheelEvent)
-            self.wheelEvent(event)
-            return True
-        return super().eventFilter(watched, event)
-
     def event(self, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ApplicationFontChange:
             self.update_fonts()
@@ -190,45 +219,45 @@ class BuilderPanel(QScrollArea):
         self._fit_rows()
 
     # -- editors ------------------------------------------------------------------------------
-    def _make_editor(self, field: Field) -> QWidget:
-        editor: QWidget
-        if field.kind == "choice":
-            box = QComboBox()
-            box.addItems(list(field.choices))
-            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(8)
-            box.currentIndexChanged.connect(self._edited)
-            editor = box
-        elif field.kind == "bool":
-            check = QCheckBox("on")
-            check.toggled.connect(self._edited)
-            editor = check
-        elif field.kind == "int":
-            spin = QSpinBox()
-            spin.setRange(int(field.minimum or 0), int(min(field.maximum or 2**31 - 1,
-                                                           2**31 - 1)))
-            spin.setGroupSeparatorShown(field.name in ("steps", "samples"))
-            spin.valueChanged.connect(self._edited)
-            spin.editingFinished.connect(self.editingDone)
-            if field.name == "steps":
-                spin.setSingleStep(500)
-            editor = spin
-        else:
-            dspin = QDoubleSpinBox()
-            dspin.setDecimals(5 if field.name == "lr" else 3)
-            # The low end is 0 even where 0 is not allowed, so the error can be shown inline.
-            dspin.setRange(0.0, float(field.maximum or 1e9))
-            dspin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-            dspin.setSingleStep(0.05)
-            dspin.valueChanged.connect(self._edited)
-            dspin.editingFinished.connect(self.editingDone)
-            editor = dspin
-        editor.setToolTip(f"<b>{field.label}</b> (<code>{field.name}</code>)<br>{field.help}"
-                          f"<br><i>Allowed: {field.allowed()}</i>")
-        editor.setObjectName(f"field_{field.name}")
+    def _group(self, title: str, names: tuple[str, ...]) -> QGroupBox:
+        group = QGroupBox(title)
+        form = QFormLayout(group)
+        self._forms.append(form)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for name in names:
+            field = FIELD_BY_NAME[name]
+            editor = make_editor(field)
+            self._connect(editor)
+            label = QLabel(field.label)
+            label.setToolTip(field.help)
+            label.setBuddy(editor)
+            error = QLabel("")
+            error.setObjectName("fieldError")
+            error.setWordWrap(True)
+            error.hide()
+            holder = QWidget()
+            col = QVBoxLayout(holder)
+            col.setContentsMargins(0, 0, 0, 0)
+            col.setSpacing(1)
+            col.addWidget(editor)
+            col.addWidget(error)
+            form.addRow(label, holder)
+            self.editors[name] = editor
+            self.labels[name] = label
+            self.errors[name] = error
+        return group
+
+    def _connect(self, editor: QWidget) -> None:
+        if isinstance(editor, QComboBox):
+            editor.currentIndexChanged.connect(self._edited)
+        elif isinstance(editor, QCheckBox):
+            editor.toggled.connect(self._edited)
+        elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+            editor.valueChanged.connect(self._edited)
+            editor.editingFinished.connect(self.editingDone)
         if not isinstance(editor, QCheckBox):
-            self._guard_wheel(editor)
-        return editor
+            self.wheel_guard.guard(editor)
 
     def _value(self, name: str) -> Any:
         editor = self.editors[name]
@@ -327,18 +356,10 @@ class BuilderPanel(QScrollArea):
         self.notice.setVisible(bool(text))
 
     def problem_summary(self) -> str:
-        """One line naming the setting to fix and why; empty when every setting is valid."""
-        problems = self._problems
-        if not problems:
-            return ""
-        order = sorted(problems, key=lambda k: (k in SECONDARY, list(self.editors).index(k)
-                                                if k in self.editors else len(self.editors)))
-        first = order[0]
-        label = FIELD_BY_NAME[first].label if first in FIELD_BY_NAME else first
-        # A broken rule marks both its keys, but it is one thing to fix.
-        count = sum(k not in SECONDARY for k in order) or 1
-        more = f" (and {count - 1} more)" if count > 1 else ""
-        return f"Fix '{label}': {problems[first]}{more}"
+        """One line naming the setting to fix and why, for the window's banner or status bar
+        (e.g. "Fix 'Batch size': got 1; allowed: at least 2 when norm is ..."); empty when
+        every setting is valid."""
+        return summarise(self._problems, list(self.editors))
 
     @property
     def valid(self) -> bool:
