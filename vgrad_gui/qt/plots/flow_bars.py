@@ -16,7 +16,10 @@ from vgrad_gui.qt.plots.heatmap import LayerAxis
 from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 FLOOR_HEIGHT = 0.25  # decades: a layer with no gradient is a stub on the floor, not nothing
-MARK_EACH = 40  # up to this many layers, a "0" over each stub; beyond, one label
+# No outline: pyqtgraph draws a white one when none is given, and on 200 thin bars the
+# outlines are all one sees (zero stubs looked white).
+NO_PEN = pg.mkPen(None)
+MARK_EACH = 20  # up to this many layers, a "0" over each stub; beyond, one label
 
 
 class FlowBarsView(PlotView):
@@ -74,7 +77,7 @@ class FlowBarsView(PlotView):
         # Every per-bar option is set together, always of length n: n bars with the brushes
         # of a shallower run made pyqtgraph raise IndexError while painting (a crash).
         self.bars.setOpts(x=np.arange(n) + 0.5, height=np.zeros(n), y0=np.zeros(n),
-                          brushes=list(self.colours), pens=None, width=0.8)
+                          brushes=list(self.colours), pens=None, pen=NO_PEN, width=0.8)
         self.marks.setData([], [])
         self.zero_label.hide()
         self.reading = None
@@ -107,14 +110,15 @@ class FlowBarsView(PlotView):
         zero = np.array([c in (readings.ZERO, readings.UNDERFLOW) for c in classes])
         bad = np.array([c == readings.NONFINITE for c in classes])
         heights = np.where(finite, logs - base, 0.0)
-        heights[zero] = FLOOR_HEIGHT
+        stub = max(FLOOR_HEIGHT, 0.03 * (top - base))  # visible on a 50-decade axis too
+        heights[zero] = stub
         heights[bad] = top - base
         brushes = [self.zero_brush if zero[i] else self.nan_brush if bad[i]
                    else self.colours[i] for i in range(n)]
         x = np.arange(n) + 0.5
         self.bars.setOpts(x=x, height=heights, y0=np.full(n, base), brushes=brushes,
-                          pens=None, width=0.8)
-        self._mark(x, zero, bad, base, top)
+                          pens=None, pen=NO_PEN, width=0.8)
+        self._mark(x, zero, bad, base, top, stub)
         self.reading = reading
         self.values = [readings.norm_label(reading, i) for i in range(n)]
         if finite[-1]:
@@ -124,19 +128,17 @@ class FlowBarsView(PlotView):
             self.reference.hide()
 
     def _mark(self, x: np.ndarray, zero: np.ndarray, bad: np.ndarray, base: float,
-              top: float) -> None:
+              top: float, stub: float) -> None:
         many = len(x) > MARK_EACH
         spots = [] if many else [
-            {"pos": (float(x[i]), base + FLOOR_HEIGHT + 0.35), "symbol": zero_symbol(),
+            {"pos": (float(x[i]), base + stub + 0.35), "symbol": zero_symbol(),
              "brush": pg.mkBrush(theme.TEXT), "pen": None} for i in np.flatnonzero(zero)]
         self.zero_label.setVisible(many and bool(zero.any()))
         if many and zero.any():
-            where = np.flatnonzero(zero)
-            span = f"layer {where[0] + 1}" if len(where) == 1 else \
-                f"layers {where[0] + 1}–{where[-1] + 1}" if where[-1] - where[0] + 1 == \
-                len(where) else f"{len(where)} layers"
+            where = [int(i) for i in np.flatnonzero(zero)]
+            span = _short_span(where, len(x))
             self.zero_label.setText(f"0: no gradient ({span})")
-            self.zero_label.setPos(float(x[where[0]]) - 0.4, base + FLOOR_HEIGHT)
+            self.zero_label.setPos(float(x[where[0]]) - 0.4, base + stub)
         spots += [{"pos": (float(x[i]), top - 0.3), "symbol": "t1",
                    "brush": pg.mkBrush(theme.BACKGROUND), "pen": None}
                   for i in np.flatnonzero(bad)]
@@ -165,3 +167,16 @@ def _text_symbol(text: str) -> pg.QtGui.QPainterPath:
     tr.translate(-box.x() - box.width() / 2, -box.y() - box.height() / 2)
     return tr.map(path)
 
+
+
+def _short_span(where: list[int], n: int) -> str:
+    """'layers 1–30, out' (the axis's own names), short enough for a narrow dock."""
+    hidden = [i for i in where if i < n - 1]
+    parts = []
+    if hidden:
+        parts.append(f"layer {hidden[0] + 1}" if len(hidden) == 1 else
+                     f"layers {hidden[0] + 1}–{hidden[-1] + 1}"
+                     if hidden[-1] - hidden[0] + 1 == len(hidden) else f"{len(hidden)} layers")
+    if n - 1 in where:
+        parts.append("out")
+    return ", ".join(parts)

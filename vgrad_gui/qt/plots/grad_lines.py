@@ -36,7 +36,7 @@ class GradientLinesView(PlotView):
         super().__init__(session)
         self.plot = self.add_plot(axisItems={"left": DecadeAxis("left")})
         set_axis_label(self.plot, "bottom", "step")
-        set_axis_label(self.plot, "left", "‖∇W‖ (weight-gradient norm)")
+        set_axis_label(self.plot, "left", "‖∇W‖")  # the dock title names it; longer was cut off
         # The legend sits in its own row under the plot, where it hides no line.
         self.legend = pg.LegendItem(colCount=6, labelTextSize=f"{theme.point_size(0.85):.0f}pt",
                                     horSpacing=18)
@@ -56,7 +56,7 @@ class GradientLinesView(PlotView):
         self.zero_line = pg.PlotCurveItem(pen=pg.mkPen(theme.ZERO, width=4), antialias=False)
         self.nan_line = pg.PlotCurveItem(pen=pg.mkPen(theme.NONFINITE, width=4),
                                          antialias=False)
-        self.zero_label = pg.TextItem("0: no gradient", color=theme.ZERO, anchor=(0, 1))
+        self.zero_label = pg.TextItem("0: no gradient", color=theme.TEXT, anchor=(0, 1))
         for item in (self.zero_line, self.nan_line, self.zero_label):
             item.hide()
             self.plot.addItem(item, ignoreBounds=item is self.zero_label)

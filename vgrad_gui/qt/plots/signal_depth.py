@@ -176,6 +176,9 @@ class SignalDepthView(PlotView):
         good = allv[np.isfinite(allv) & (allv > 0)]
         lo = float(math.floor(np.log10(good.min())) - 1) if good.size else -8.0
         hi = float(math.ceil(np.log10(good.max())) + 1) if good.size else 1.0
+        # Headroom for the caption, above every line: a share of the span, so it holds on a
+        # 50-decade axis (a 200-layer sigmoid) as on a 5-decade one.
+        hi += math.ceil(max(1.0, 0.15 * (hi - lo)))
         if self._range is None or lo < self._range[0] or hi > self._range[1]:
             if self._range is not None:
                 lo, hi = min(lo, self._range[0]), max(hi, self._range[1])
