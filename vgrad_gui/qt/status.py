@@ -41,11 +41,14 @@ class StatusFields:
         self.device = PaintedText("")
         samples = {self.state: "Starting the trainer…", self.step: "step 100,000,000",
                    self.rate: "99,999 steps/s", self.loss: "loss 9.99×10⁻¹⁰",
-                   self.acc: "test accuracy 100.0%",
-                   self.grad: "hidden 1: ‖∇W‖ 9.99e-10 · 1/3000 of out"}
+                   self.acc: "test accuracy 100.0%"}
         for w, sample in samples.items():
             w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
             bar.addWidget(w)
+        # The gradient field takes what is left and elides: fixed widths summed past a
+        # 1024-pixel projector's width and the fields overlapped.
+        self.grad.setMinimumWidth(60)
+        bar.addWidget(self.grad, 1)
         self.device.setFixedWidth(self.device.fontMetrics().horizontalAdvance("cuda:0") + 24)
         bar.addPermanentWidget(self.device)
         self._version = -1
