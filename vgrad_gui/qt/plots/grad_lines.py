@@ -45,10 +45,10 @@ class GradientLinesView(PlotView):
         # that rebuilds the view for a new run (an event-loop stall). A run uses the first few.
         self.pool = [pg.PlotCurveItem(skipFiniteCheck=True, antialias=False)
                      for _ in range(MAX_CURVES)]
-        self.bands = [band_curve(theme.TEXT) for _ in range(MAX_CURVES)]
-        for band in self.bands:
-            band.hide()
-            self.plot.addItem(band)
+        # Every drawn layer's min-max strokes in one curve, one path: a curve per layer
+        # doubled the view's paths, and drawPath/arrayToQPath were most of its paint time.
+        self.band = band_curve(theme.TEXT, 60)
+        self.plot.addItem(self.band)
         for curve in self.pool:
             curve.hide()
             self.plot.addItem(curve)
@@ -93,11 +93,7 @@ class GradientLinesView(PlotView):
         for curve in self.pool[len(self.layers):]:
             curve.hide()
             curve.setData([], [])
-        for j, band in enumerate(self.bands):
-            band.setData([], [])
-            band.setVisible(j < len(self.layers))
-            if j < len(self.layers):
-                band.setPen(_faint(colours[self.layers[j]]))
+        self.band.setData([], [])
         for item in (self.zero_line, self.nan_line):
             item.setData([], [])
             item.hide()
@@ -134,7 +130,7 @@ class GradientLinesView(PlotView):
         visible = None if self.follow else tuple(self.plot.vb.viewRange()[0])
         b = self.bins.get(width, visible)
         if not len(b.x):
-            for c in (*self.curves, *self.bands, self.zero_line, self.nan_line):
+            for c in (*self.curves, self.band, self.zero_line, self.nan_line):
                 c.setData([], [])
             self.zero_label.hide()
             self.envelopes = []
@@ -159,9 +155,10 @@ class GradientLinesView(PlotView):
                 curve.setData(b.x, y, skipFiniteCheck=True)
             else:
                 curve.setData(b.x, y, connect="finite", skipFiniteCheck=False)
-            ex, ey = envelope(b.x, lo[:, j], hi[:, j])
-            self.bands[j].setData(ex, ey, connect="pairs")
-            self.envelopes.append((ex, ey))
+            self.envelopes.append(envelope(b.x, lo[:, j], hi[:, j]))
+        if self.envelopes:
+            self.band.setData(np.concatenate([e[0] for e in self.envelopes]),
+                              np.concatenate([e[1] for e in self.envelopes]), connect="pairs")
         if self.follow:
             self._follow(b.x, np.concatenate([logs, hi], axis=1))
         self._marks(b.x, zero.any(axis=1), bad.any(axis=1))
@@ -234,9 +231,3 @@ class GradientLinesView(PlotView):
                               else " (mean of the span)"))
         self.hover.setPos(p.x(), p.y())
         self.hover.show()
-
-
-def _faint(colour: object, alpha: int = 60) -> object:
-    c = pg.mkColor(colour)
-    c.setAlpha(alpha)
-    return pg.mkPen(c, width=1)
