@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,8 +153,6 @@ def test_the_app_keeps_a_run_through_a_killed_trainer_and_a_blocked_autosave_fol
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
                 os.kill(pid, signal.SIGKILL)  # the trainer
-        import time
-
         time.sleep(3)
         assert proc.poll() is None, "the app lives on after its trainer died"
         proc.send_signal(signal.SIGTERM)

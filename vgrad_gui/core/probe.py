@@ -304,10 +304,10 @@ class _NormBlock:
 
     def measure(self, slot: int, step: int) -> None:
         wide = torch.float64 if self.exact else None
-        grads = [p.grad for p in self.params]
         if self.rows is not None:
             torch.linalg.vector_norm(self.rows, dim=1, out=self._slots[slot], dtype=wide)
         else:
+            grads = [p.grad for p in self.params]
             torch.stack(torch._foreach_norm(grads, dtype=wide),  # type: ignore[arg-type]
                         out=self._slots[slot])
         if self.exact:
@@ -325,7 +325,7 @@ class _NormBlock:
             picked = self.rows.index_select(0, torch.from_numpy(risk))
             torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64, out=out)
         else:
-            chosen = [grads[i] for i in risk]
+            chosen = [self.params[i].grad for i in risk]
             torch.stack(torch._foreach_norm(chosen, dtype=torch.float64),  # type: ignore
                         out=out)
 
