@@ -72,8 +72,9 @@ def test_no_boundary_is_sent_from_nan_weights():
                                       "init": "large_normal", "lr": 0.01}))
     boundaries = [e for e in events.items if isinstance(e, w.Boundary)]
     assert len(boundaries) == 1 and np.isfinite(boundaries[0].confidence).all()
-    worker.trainer.run_block(10)  # the exploding preset: NaN weights by now
-    worker._maybe_boundary(force=True)
+    run = worker.runs[1]
+    run.trainer.run_block(10)  # the exploding preset: NaN weights by now
+    worker._maybe_boundary(run, force=True)
     assert len([e for e in events.items if isinstance(e, w.Boundary)]) == 1
 
 
@@ -109,22 +110,23 @@ def test_building_reports_progress_then_the_first_step_comes_alone():
     # The first block of a new net is one step, sent at once: a large net shows its first
     # step as soon as it is trained, and a step is timed before blocks grow.
     worker.running = True
-    worker._train_block()
+    worker._turn()
     rows = events.of(w.Rows)
+    trainer = worker.runs[1].trainer
     assert len(rows) == 1 and list(rows[0].steps) == [1]
-    assert worker.step_seconds is not None
+    assert trainer.step_seconds is not None
     # Slow steps: one step per block, so a Pause is read after each step, at any speed.
     for rate in (None, 500.0):
         worker.rate = rate
-        before = worker.trainer.step_count
-        worker.step_seconds = 0.5
-        worker._train_block()
-        assert worker.trainer.step_count == before + 1
+        before = trainer.step_count
+        trainer.step_seconds = 0.5
+        worker._turn()
+        assert trainer.step_count == before + 1
     # Fast steps at full speed: several per block.
-    worker.rate, worker.step_seconds = None, 0.001
-    before = worker.trainer.step_count
-    worker._train_block()
-    assert worker.trainer.step_count >= before + 5
+    worker.rate, trainer.step_seconds = None, 0.001
+    before = trainer.step_count
+    worker._turn()
+    assert trainer.step_count >= before + 5
 
 
 def test_the_budget_refuses_a_net_that_cannot_fit_and_warns_of_a_slow_one(monkeypatch):
@@ -135,7 +137,7 @@ def test_the_budget_refuses_a_net_that_cannot_fit_and_warns_of_a_slow_one(monkey
     failed = events.of(w.Failed)
     assert len(failed) == 1 and failed[0].kind == "config"
     assert "\n" not in failed[0].message
-    assert worker.trainer is None and not events.of(w.Configured)
+    assert not worker.runs and not events.of(w.Configured)
     monkeypatch.setattr(budget, "check_budget", lambda config: ["each step will take ~9 s"])
     worker._configure(w.Configure(2, {"depth": 3, "width": 8}))
     assert events.of(w.Building)[-1].warnings == ["each step will take ~9 s"]
@@ -148,4 +150,4 @@ def test_a_large_net_gets_a_coarser_boundary_grid():
     assert events.of(w.Boundary)[-1].classes.shape == (w.GRID, w.GRID)
     worker._configure(w.Configure(2, {"depth": 12, "width": 512}))
     side = events.of(w.Boundary)[-1].classes.shape[0]
-    assert 8 <= side < w.GRID and worker.grid_side == side
+    assert 8 <= side < w.GRID and worker.runs[2].grid_side == side

@@ -1,13 +1,35 @@
-"""The training worker: a separate process that owns the Trainer and streams what it records.
+"""The training worker: a separate process that owns the Trainers and streams what they record.
 
 Why a process: for small networks most of a training step is Python holding the GIL. Measured
 here, a training loop in a thread of the GUI process ran at a third of its plain speed while a
 30 fps view was drawing; in a separate process it kept ~90%. So the GUI process never imports
 torch: it sends commands and receives batches of rows, and draws from its own history.
 
-The process is started once (in the background, while the window opens) and reused for every
-run, so pressing Start is instant. Every message carries the ``run_id`` of the configuration it
-belongs to, so the GUI can drop messages from a run it has already replaced.
+Why one process for every run: compare mode trains two to four networks at once. A process
+each would fight the GUI for the cores (two on the machines this is built for), and each costs
+a torch import (seconds) and its memory. So this one process hosts 1 to 4 Trainers in a
+``core.lockstep.Lockstep`` and steps them in turn, ``k`` steps each per turn, with ``align``:
+a run added or replaced mid-way trains while the runs ahead of it wait, until all are at one
+step again, so the views compare like with like and each run gets the same number of steps
+whatever its cost per step. Interleaving changes no run's records (each Trainer owns its data,
+weights, optimizer and batch order): a compared run's rows are bit-identical to the same
+config trained alone (tested).
+
+Per turn ``k`` is chosen so that one turn over all runs lasts ~BLOCK_SECONDS: from the SUM of
+the runs' seconds per step, each timed on that run's first step (trained alone, one step, so
+its rows show at once) and then averaged. Commands are read between turns, so a Pause lands
+within BLOCK_SECONDS, or one step of each run when steps are slow (1-step turns). A speed limit
+(SetSpeed) holds for each run: every run trains that many steps per second. Each run has its
+own rows to flush, rate, decision-boundary grid and refresh time, step limit and state; a run
+that finishes, hits NaN/Inf or raises stops and says so, and the others go on. When no run can
+train the worker stops running and waits for commands (no busy loop).
+
+The process is started once (in the background, while the window opens) and reused, so
+pressing Start is instant. Every message carries the ``run_id`` it belongs to, so the GUI can
+drop messages from a run it has removed or replaced. Events of one run arrive in the order they
+happened: Building, Configured, Boundary, State("ready" or "running"), then Rows, and a run's
+rows up to a step always come before the State, NonFinite or Failed that reports that step.
+After a Remove (or a Configure that drops the run) is handled, nothing more comes for that id.
 
 This module is Qt-free and imports torch only inside the child process.
 """
@@ -27,19 +49,24 @@ from typing import Any
 import numpy as np
 
 FLUSH_SECONDS = 0.008  # send what was trained at least this often (latency to the screen)
-# Aim for blocks of steps this long: the probe gathers its results once per block (~0.2 ms on
-# the CPU), so blocks of ~4 small steps cost ~2%, and the rows still reach the GUI in time.
+# Aim for turns (a block of steps of every run) this long: the probe gathers its results once
+# per block (~0.2 ms on the CPU), so blocks of ~4 small steps cost ~2%, and the rows still
+# reach the GUI in time.
 BLOCK_SECONDS = 0.010
-BOUNDARY_SECONDS = 0.5  # refresh the decision boundary at most this often
+MAX_TURN = 64  # steps of one run per turn at most (the trainer's own block limit)
+BOUNDARY_SECONDS = 0.5  # refresh each run's decision boundary at most this often
 PARENT_CHECK_SECONDS = 0.5
 GRID = 64  # decision-boundary grid points per side
 MAX_POINTS = 1500  # data points sent to the GUI for the boundary view
 BOUNDARY_FLOPS = 4e8  # above this a full grid costs tens of milliseconds: use fewer points
+# Runs hosted at once (lockstep.MAX_RUNS; written here because lockstep imports torch).
+MAX_RUNS = 4
 
 
 def _check_budget(config: Any) -> list[str]:
     """Warnings about a config that will be slow; raises ConfigError for one that cannot fit
-    in memory (vgrad_gui.core.budget, when present)."""
+    in memory (vgrad_gui.core.budget, when present). The memory available is read now, so the
+    runs already hosted here count against it."""
     try:
         from vgrad_gui.core.budget import check_budget
     except ImportError:
@@ -50,8 +77,23 @@ def _check_budget(config: Any) -> list[str]:
 # -- commands (GUI -> worker) ------------------------------------------------------------------
 @dataclass
 class Configure:
+    """Build ``config`` as run ``run_id``. ``solo`` (the default): every hosted run is dropped
+    first and training stops. Otherwise ``run_id`` is added next to the hosted runs (at most
+    MAX_RUNS), or, with ``replaces``, built in that run's place (which is dropped whether or
+    not the new one builds; an id not hosted is ignored and ``run_id`` is added). A run added
+    while training is running starts running at once, the runs ahead waiting for it."""
+
     run_id: int
     config: dict[str, Any]
+    replaces: int | None = None
+    solo: bool = True
+
+
+@dataclass
+class Remove:
+    """Drop run ``run_id`` at once; the others go on. An id not hosted is ignored."""
+
+    run_id: int
 
 
 @dataclass
@@ -71,12 +113,13 @@ class StepOnce:
 
 @dataclass
 class SetSpeed:
-    steps_per_second: float | None  # None: as fast as possible
+    steps_per_second: float | None  # None: as fast as possible; else for each run
 
 
 @dataclass
 class SetMaxSteps:
     steps: int
+    run_id: int | None = None  # None: every run
 
 
 @dataclass
@@ -131,23 +174,23 @@ class Rows:
     eval_rows: np.ndarray
     oldest_done: float  # time.monotonic() when the oldest of these rows was trained
     newest_done: float
-    steps_per_second: float
+    steps_per_second: float  # this run's, over the last second
 
 
 @dataclass
 class Boundary:
     run_id: int
     step: int
-    classes: np.ndarray  # uint8 [GRID, GRID], rows follow y
-    confidence: np.ndarray  # float32 [GRID, GRID]
+    classes: np.ndarray  # uint8 [side, side], rows follow y (side GRID, less for a big net)
+    confidence: np.ndarray  # float32 [side, side]
 
 
 @dataclass
 class State:
     run_id: int
-    state: str  # "paused", "running", "finished"
+    state: str  # "ready", "running", "paused", "finished"
     step: int
-    reason: str = ""
+    reason: str = ""  # "nonfinite" or "error" (paused), "reached max steps" (finished)
 
 
 @dataclass
@@ -162,7 +205,7 @@ class Failed:
     run_id: int
     message: str
     details: str
-    kind: str  # "config" (bad settings) or "error" (an exception while training)
+    kind: str  # "config" (bad settings, refused) or "error" (an exception building/training)
 
 
 # -- the worker process ---------------------------------------------------------------------
@@ -181,37 +224,71 @@ def worker_main(commands: Any, events: Any, parent_pid: int) -> None:
         os._exit(0)
 
 
+def _worker_trainer_class(fault_at: int | None) -> Any:
+    """The Trainer the worker builds: it times its own steps (the turn size needs each run's
+    seconds per step) and, for the tests of the error path, raises at step ``fault_at``."""
+    from vgrad_gui.core.records import RecordBlock
+    from vgrad_gui.core.trainer import Trainer
+
+    class WorkerTrainer(Trainer):
+        step_seconds: float | None = None  # unknown until its first step
+
+        def run_block(self, k: int) -> RecordBlock:
+            if fault_at is not None and self.step_count + k >= fault_at:
+                raise RuntimeError("injected fault (VGRAD_FAULT_AT_STEP)")
+            started = time.monotonic()
+            block = super().run_block(k)
+            took = (time.monotonic() - started) / len(block)
+            last = self.step_seconds
+            self.step_seconds = took if last is None else 0.8 * last + 0.2 * took
+            return block
+
+    return WorkerTrainer
+
+
+@dataclass
+class _Run:
+    """One hosted run: its trainer and what is still to be sent for it."""
+
+    run_id: int
+    trainer: Any
+    grid_side: int = GRID
+    grid: tuple[np.ndarray, np.ndarray] | None = None
+    state: str = "ready"  # the last State sent
+    pending: list[Any] = field(default_factory=list)
+    pending_oldest: float = 0.0
+    last_flush: float = 0.0
+    rate_window: list[tuple[float, int]] = field(default_factory=list)
+    next_boundary: float = 0.0
+    boundary_step: int = -1  # step of the last boundary sent
+
+
 class _Worker:
     def __init__(self, commands: Any, events: Any, parent_pid: int) -> None:
         import torch
 
+        from vgrad_gui.core import lockstep
         from vgrad_gui.core import trainer as trainer_mod
 
         self.torch = torch
         self.tm = trainer_mod
+        self.lsm = lockstep
         self.commands = commands
         self.events = events
         self.parent_pid = parent_pid
-        self.trainer: Any = None
-        self.run_id = -1
+        self.lockstep = lockstep.Lockstep(self._make_trainer, max_runs=MAX_RUNS)
+        self.runs: dict[int, _Run] = {}
         self.running = False
-        self.max_steps = 0
         self.rate: float | None = None
         self.boundary_on = True
-        self.grid: tuple[np.ndarray, np.ndarray] | None = None
-        self.pending: list[Any] = []
-        self.pending_oldest = 0.0
-        self.last_flush = 0.0
-        self.next_boundary = 0.0
         self.next_parent_check = 0.0
-        self.step_seconds: float | None = None  # seconds per step of this net, once known
-        self.grid_side = GRID
-        self.rate_window: list[tuple[float, int]] = []
         self.next_due = 0.0
         self.quit = False
         # Fault injection for the tests of the GUI's error path: raise at this step.
         fault = os.environ.get("VGRAD_FAULT_AT_STEP", "")
-        self.fault_at = int(fault) if fault.isdigit() else None
+        self._trainer_class = _worker_trainer_class(int(fault) if fault.isdigit() else None)
+        self._building_id = -1
+        self._building_warnings: list[str] = []
         # str(): torch.__version__ is a torch class, and unpickling it would import torch
         # into the GUI process (a 3-second freeze).
         events.put(Ready(str(torch.__version__), trainer_mod.available_devices(),
@@ -226,8 +303,9 @@ class _Worker:
                 if os.getppid() != self.parent_pid:
                     return  # the GUI is gone: never linger as an orphan
             if not self.running:
-                self._flush()
-                self._maybe_boundary(force=False)
+                for run in list(self.runs.values()):
+                    self._flush(run)
+                    self._maybe_boundary(run, force=False)
                 self._wait_for_command(0.25)
                 continue
             self._drain_commands()
@@ -236,10 +314,11 @@ class _Worker:
             if self.rate is not None:
                 wait = self.next_due - time.monotonic()
                 if wait > 0:
-                    self._flush()
+                    for run in self.runs.values():
+                        self._flush(run)
                     self._wait_for_command(wait)
                     continue
-            self._train_block()
+            self._turn()
 
     def _wait_for_command(self, timeout: float) -> None:
         try:
@@ -264,222 +343,294 @@ class _Worker:
             self.running = False
         elif isinstance(cmd, Configure):
             self._configure(cmd)
-        elif self.trainer is None:
-            return
-        elif isinstance(cmd, Start):
-            if self.trainer.step_count >= self.max_steps:
-                self._state("finished", "reached max steps")
-                return
-            self.running = True
-            self.next_due = time.monotonic()
-            self._state("running")
-        elif isinstance(cmd, Pause):
-            if self.running:
-                self.running = False
-                self._flush()
-                self._state("paused")
-        elif isinstance(cmd, StepOnce):
-            self.running = False
-            for _ in range(max(1, cmd.steps)):
-                if self.trainer.step_count >= self.max_steps:
-                    break
-                if not self._train(1):
-                    break
-            self._flush()
-            self._maybe_boundary(force=True)
-            self._state("finished" if self.trainer.step_count >= self.max_steps else "paused")
+        elif isinstance(cmd, Remove):
+            self._remove(cmd.run_id)
         elif isinstance(cmd, SetSpeed):
             self.rate = cmd.steps_per_second
             self.next_due = time.monotonic()
-            self._set_stats_cadence()
-        elif isinstance(cmd, SetMaxSteps):
-            self.max_steps = cmd.steps
-            if self.trainer.step_count >= self.max_steps:
-                if self.running:
-                    self.running = False
-                    self._flush()
-                self._state("finished", "reached max steps")
-            elif not self.running:
-                self._state("paused" if self.trainer.step_count else "ready")
+            for run in self.runs.values():
+                self._set_stats_cadence(run)
         elif isinstance(cmd, SetBoundary):
             self.boundary_on = cmd.enabled
             if cmd.enabled:
-                self._maybe_boundary(force=True)
+                for run in self.runs.values():
+                    self._maybe_boundary(run, force=True)
+        elif not self.runs:
+            return
+        elif isinstance(cmd, Start):
+            self._start()
+        elif isinstance(cmd, Pause):
+            if self.running:
+                self.running = False
+                for run in self.runs.values():
+                    if run.state == "running":
+                        self._flush(run)
+                        self._state(run, "paused")
+        elif isinstance(cmd, StepOnce):
+            self._step_once(max(1, cmd.steps))
+        elif isinstance(cmd, SetMaxSteps):
+            self._set_max_steps(cmd)
+
+    def _start(self) -> None:
+        for run in self.runs.values():
+            if self.lockstep.status(run.run_id) == self.lsm.RUNNING:
+                self._state(run, "running")
+            else:
+                self._settle(run)  # finished, NaN or failed: say so again
+        if self.lockstep.active_ids():
+            self.running = True
+            self.next_due = time.monotonic()
+
+    def _step_once(self, steps: int) -> None:
+        self.running = False
+        stopped: set[int] = set()
+        trained: set[int] = set()
+        for _ in range(steps):
+            if self.lockstep.done:
+                break
+            blocks, ended = self._step(1)
+            trained.update(blocks)
+            stopped.update(ended)
+        for run in self.runs.values():
+            self._flush(run)
+            if run.run_id in trained:
+                self._maybe_boundary(run, force=True)
+            if run.run_id not in stopped:  # those have said why they stopped
+                self._settle(run)
+
+    def _set_max_steps(self, cmd: SetMaxSteps) -> None:
+        ids = list(self.runs) if cmd.run_id is None else [cmd.run_id]
+        for run_id in ids:
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            self.lockstep.set_max_steps(run_id, cmd.steps)
+            status = self.lockstep.status(run_id)
+            if status == self.lsm.FINISHED:
+                self._flush(run)
+                self._state(run, "finished", "reached max steps")
+            elif not self.running:
+                self._settle(run)
+            elif status == self.lsm.RUNNING and run.state != "running":
+                self._state(run, "running")  # a finished run given more steps goes on
+        if self.running and not self.lockstep.active_ids():
+            self.running = False
+
+    def _remove(self, run_id: int) -> None:
+        if run_id not in self.runs:
+            return
+        self.lockstep.remove(run_id)
+        del self.runs[run_id]  # with its unsent rows: nothing more is sent for it
+        if not self.lockstep.active_ids():
+            self.running = False
 
     def _configure(self, cmd: Configure) -> None:
-        from vgrad_gui.core.datasets import make_dataset
         from vgrad_gui.core.spec import Config, ConfigError
 
-        self.running = False
-        self.pending = []
-        self.trainer = None
-        self.run_id = cmd.run_id
-        self.step_seconds = None  # unknown until this net's first step: train one alone
+        if cmd.solo:
+            self.running = False
+            self.lockstep.clear()
+            self.runs.clear()
+        old = cmd.replaces if not cmd.solo and cmd.replaces in self.runs else None
+        self._building_id = cmd.run_id
+        self._building_warnings = []
         try:
             config = Config.from_dict(cmd.config)
-            warnings = _check_budget(config)
-            self._building("Preparing the data", 0.05, warnings)
-            data = make_dataset(config.dataset, config.samples, config.noise, config.seed)
-            self._building("Building the network", 0.3, warnings)
-            self.torch.set_num_threads(self.tm.threads_for(config))
-            trainer = self.tm.Trainer(config, data=data)
-        except ConfigError as exc:
-            self.events.put(Failed(cmd.run_id, str(exc), "", "config"))
+            self._building_warnings = _check_budget(config)
+            if old is None:
+                trainer = self.lockstep.add(cmd.run_id, config)
+            else:
+                trainer = self.lockstep.replace(old, config, new_id=cmd.run_id)
+        except (ConfigError, self.lsm.LockstepError) as exc:
+            self._fail_configure(cmd.run_id, old, str(exc), "", "config")
             return
         except Exception as exc:  # building can fail on odd hardware; report, stay alive
-            self.events.put(Failed(cmd.run_id, f"could not build the network: {exc}",
-                                   traceback.format_exc(), "error"))
+            self._fail_configure(cmd.run_id, old, f"could not build the network: {exc}",
+                                 traceback.format_exc(), "error")
             return
-        self.trainer = trainer
-        self.max_steps = config.steps
-        self._size_boundary_grid(trainer)
-        self._set_stats_cadence()
-        data = trainer.data
+        if old is not None:
+            del self.runs[old]
+        run = _Run(cmd.run_id, trainer)
+        self._size_boundary_grid(run)
+        self._set_stats_cadence(run)
+        sample = self.lsm.data_sample(trainer, MAX_POINTS)
         points = labels = extent = None
-        self.grid = None
-        if data.input_dim == 2:
-            x = data.x_train[:MAX_POINTS]
-            points, labels = x, data.y_train[:MAX_POINTS]
-            both = np.concatenate([data.x_train, data.x_test])
-            lo, hi = both.min(0) - 0.5, both.max(0) + 0.5
-            extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
-            side = self.grid_side
-            self.grid = (np.linspace(lo[0], hi[0], side), np.linspace(lo[1], hi[1], side))
+        if sample is not None:
+            points, labels, extent = sample.points, sample.labels, sample.extent
+            x0, x1, y0, y1 = extent
+            run.grid = (np.linspace(x0, x1, run.grid_side), np.linspace(y0, y1, run.grid_side))
+        data = trainer.data
         self.events.put(Configured(cmd.run_id, trainer.layer_names, trainer.probe.inactive_kind,
                                    str(trainer.device), data.n_classes, data.input_dim,
                                    points, labels, extent))
-        self.next_boundary = 0.0
-        self._maybe_boundary(force=True)
+        self.runs[cmd.run_id] = run
+        self._maybe_boundary(run, force=True)
+        if self.running and self.lockstep.status(cmd.run_id) == self.lsm.RUNNING:
+            self._state(run, "running")
+        else:
+            self._settle(run)
 
-    def _building(self, stage: str, fraction: float, warnings: list[str]) -> None:
-        self.events.put(Building(self.run_id, stage, fraction, list(warnings)))
+    def _fail_configure(self, run_id: int, old: int | None, message: str, details: str,
+                        kind: str) -> None:
+        if old is not None and old in self.lockstep:  # a replaced run goes, built or not
+            self._remove(old)
+        elif old is not None:
+            del self.runs[old]
+        self.events.put(Failed(run_id, message, details, kind))
 
-    def _size_boundary_grid(self, trainer: Any) -> None:
+    def _make_trainer(self, config: Any) -> Any:
+        """The Lockstep's factory: data, then the network, with progress for the GUI."""
+        from vgrad_gui.core.datasets import make_dataset
+
+        self._building("Preparing the data", 0.05)
+        data = make_dataset(config.dataset, config.samples, config.noise, config.seed)
+        self._building("Building the network", 0.3)
+        return self._trainer_class(config, data=data)
+
+    def _building(self, stage: str, fraction: float) -> None:
+        self.events.put(Building(self._building_id, stage, fraction,
+                                 list(self._building_warnings)))
+
+    def _size_boundary_grid(self, run: _Run) -> None:
         """A grid whose forward pass is cheap next to a training step: 64 x 64 points for
         the usual nets, fewer for a net so large that one point costs milliseconds."""
+        trainer = run.trainer
         params = sum(p.numel() for p in trainer.model.parameters())
         side = GRID
         if 2 * params * GRID * GRID > BOUNDARY_FLOPS:
             side = int(max(8, min(GRID, (trainer.batch_size * 2) ** 0.5)))
-        self.grid_side = side
+        run.grid_side = side
 
-    def _set_stats_cadence(self) -> None:
-        if self.trainer is None:
-            return
+    def _set_stats_cadence(self, run: _Run) -> None:
         # At full speed the heavier statistics every 100 steps; when slowed down, often
         # enough that they still refresh several times a second.
         every = self.tm.STATS_EVERY if self.rate is None else int(self.rate // 8)
-        self.trainer.probe.stats_every = max(1, min(self.tm.STATS_EVERY, every))
+        run.trainer.probe.stats_every = max(1, min(self.tm.STATS_EVERY, every))
 
     # -- training -------------------------------------------------------------------------
-    def _train_block(self) -> None:
-        remaining = self.max_steps - self.trainer.step_count
-        if remaining <= 0:
+    def _turn(self) -> None:
+        """One turn: a block of k steps of every run that can train, then what is due."""
+        active = self.lockstep.active_ids()
+        if not active:
             self.running = False
-            self._flush()
-            self._state("finished", "reached max steps")
             return
-        if self.step_seconds is None:
-            k = 1  # the first step of a net alone: its rows show at once, and it times a step
-        else:
-            # One step per block when steps are slow: commands (Pause) are read between
-            # blocks, so Pause takes effect within BLOCK_SECONDS or one step.
-            k = max(1, int(BLOCK_SECONDS / max(self.step_seconds, 1e-6)))
+        k = self._turn_size(active)
         if self.rate is not None:
             k = max(1, min(k, int(self.rate * BLOCK_SECONDS)))
             self.next_due = max(self.next_due, time.monotonic() - 0.25) + k / self.rate
-        k = max(1, min(k, remaining, 64))
-        if not self._train(k):
-            return
+        self._step(k)
         now = time.monotonic()
-        if now - self.last_flush >= FLUSH_SECONDS:
-            self._flush()
-        self._maybe_boundary(force=False)
-        if self.trainer.step_count >= self.max_steps:
+        for run in self.runs.values():
+            if now - run.last_flush >= FLUSH_SECONDS:
+                self._flush(run)
+            self._maybe_boundary(run, force=False)
+        if self.lockstep.done:
             self.running = False
-            self._flush()
-            self._maybe_boundary(force=True)
-            self._state("finished", "reached max steps")
 
-    def _train(self, k: int) -> bool:
-        """Train k steps; on NaN/Inf pause; on an exception report it. True if all went on."""
-        started = time.monotonic()
-        try:
-            if self.fault_at is not None and self.trainer.step_count + k >= self.fault_at:
-                raise RuntimeError("injected fault (VGRAD_FAULT_AT_STEP)")
-            block = self.trainer.run_block(k)
-        except Exception as exc:
-            self.running = False
-            self._flush()
-            self.events.put(Failed(self.run_id, f"training failed at step "
-                                   f"{self.trainer.step_count + 1}: {exc}",
-                                   traceback.format_exc(), "error"))
-            self._state("paused", "error")
-            return False
+    def _turn_size(self, active: list[int]) -> int:
+        times = [self.runs[i].trainer.step_seconds for i in active]
+        if any(t is None for t in times):
+            return 1  # a new net's first step alone: its rows show at once, and it is timed
+        # One step per turn when steps are slow: commands (Pause) are read between turns, so
+        # Pause takes effect within BLOCK_SECONDS or one step of each run.
+        total = sum(t for t in times if t is not None)
+        return max(1, min(MAX_TURN, int(BLOCK_SECONDS / max(total, 1e-6))))
+
+    def _step(self, k: int) -> tuple[dict[int, Any], list[int]]:
+        """k steps of every run that can train (aligned); reports the runs that stopped.
+        Returns the blocks by run id and the ids of the runs that stopped."""
+        before = self.lockstep.active_ids()
+        blocks = self.lockstep.step_all(k, align=True)
         done = time.monotonic()
-        took = (done - started) / len(block)
-        self.step_seconds = took if self.step_seconds is None else \
-            0.8 * self.step_seconds + 0.2 * took
-        if not self.pending:
-            self.pending_oldest = done
-        self.pending.append(block)
-        self.rate_window.append((done, int(block.steps[-1])))
-        bad = block.first_nonfinite(self.trainer.n_layers)
-        if bad is not None:
-            self.running = False
-            self._flush()
-            row = block.rows[int(np.flatnonzero(block.steps == bad)[0])]
-            n = self.trainer.n_layers
-            layers = [i for i in range(n) if not np.isfinite(row[i])]
-            self.events.put(NonFinite(self.run_id, bad, layers))
-            self._maybe_boundary(force=True)
-            self._state("paused", "nonfinite")
-            return False
-        return True
+        for run_id, block in blocks.items():
+            run = self.runs[run_id]
+            if not run.pending:
+                run.pending_oldest = done
+            run.pending.append(block)
+            run.rate_window.append((done, int(block.steps[-1])))
+        stopped = [i for i in before if self.lockstep.status(i) != self.lsm.RUNNING]
+        for run_id in stopped:
+            self._report_stop(self.runs[run_id], blocks.get(run_id))
+        return blocks, stopped
 
-    def _flush(self) -> None:
-        if not self.pending:
+    def _report_stop(self, run: _Run, block: Any) -> None:
+        self._flush(run)
+        status = self.lockstep.status(run.run_id)
+        if status == self.lsm.NONFINITE:
+            bad = int(run.trainer.nonfinite_step)
+            layers: list[int] = []
+            if block is not None and bad in block.steps:
+                row = block.rows[int(np.flatnonzero(block.steps == bad)[0])]
+                layers = [i for i in range(run.trainer.n_layers) if not np.isfinite(row[i])]
+            self.events.put(NonFinite(run.run_id, bad, layers))
+            self._maybe_boundary(run, force=True)
+            self._state(run, "paused", "nonfinite")
+        elif status == self.lsm.FAILED:
+            failure = self.lockstep.failure(run.run_id)
+            assert failure is not None
+            self.events.put(Failed(run.run_id, failure.message, failure.details, "error"))
+            self._state(run, "paused", "error")
+        else:
+            self._maybe_boundary(run, force=True)
+            self._state(run, "finished", "reached max steps")
+
+    def _flush(self, run: _Run) -> None:
+        if not run.pending:
             return
-        blocks, self.pending = self.pending, []
+        blocks, run.pending = run.pending, []
         now = time.monotonic()
-        self.last_flush = now
-        window = [(t, s) for t, s in self.rate_window if now - t <= 1.0]
-        self.rate_window = window
+        run.last_flush = now
+        window = [(t, s) for t, s in run.rate_window if now - t <= 1.0]
+        run.rate_window = window
         rate = 0.0
         if len(window) >= 2 and window[-1][0] > window[0][0]:
             rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
         self.events.put(Rows(
-            self.run_id,
+            run.run_id,
             np.concatenate([b.steps for b in blocks]),
             np.concatenate([b.rows for b in blocks]).astype(np.float32),
             np.concatenate([b.probe_steps for b in blocks]),
             np.concatenate([b.probe_rows for b in blocks]).astype(np.float32),
             np.concatenate([b.eval_steps for b in blocks]),
             np.concatenate([b.eval_rows for b in blocks]).astype(np.float32),
-            self.pending_oldest, now, rate,
+            run.pending_oldest, now, rate,
         ))
 
-    def _maybe_boundary(self, force: bool) -> None:
-        if self.trainer is None or self.grid is None or not self.boundary_on:
+    def _maybe_boundary(self, run: _Run, force: bool) -> None:
+        if run.grid is None or not self.boundary_on:
             return
         now = time.monotonic()
-        if not force and now < self.next_boundary:
-            return
+        step = run.trainer.step_count
+        if not force and (now < run.next_boundary or step == run.boundary_step):
+            return  # not due, or nothing trained since the last one
         try:
-            classes, conf = self.trainer.predict_grid(*self.grid)
+            classes, conf = run.trainer.predict_grid(*run.grid)
         except Exception:
             return
-        # At most a tenth of the time on the boundary, however large the net.
+        # At most a tenth of the time on boundaries, however large and many the nets.
         took = time.monotonic() - now
-        self.next_boundary = now + max(BOUNDARY_SECONDS, 10 * took)
+        run.next_boundary = now + max(BOUNDARY_SECONDS, 10 * took * len(self.runs))
         if not np.isfinite(conf).all():
             return  # NaN weights predict nothing: keep the last boundary drawn
-        self.events.put(Boundary(self.run_id, self.trainer.step_count,
-                                 classes.astype(np.uint8), conf.astype(np.float32)))
+        run.boundary_step = step
+        self.events.put(Boundary(run.run_id, step, classes.astype(np.uint8),
+                                 conf.astype(np.float32)))
 
-    def _state(self, state: str, reason: str = "") -> None:
-        step = self.trainer.step_count if self.trainer is not None else 0
-        self.events.put(State(self.run_id, state, step, reason))
+    def _settle(self, run: _Run) -> None:
+        """Send the state of a run that is not training."""
+        status = self.lockstep.status(run.run_id)
+        if status == self.lsm.FINISHED:
+            self._state(run, "finished", "reached max steps")
+        elif status == self.lsm.NONFINITE:
+            self._state(run, "paused", "nonfinite")
+        elif status == self.lsm.FAILED:
+            self._state(run, "paused", "error")
+        else:
+            self._state(run, "paused" if run.trainer.step_count else "ready")
+
+    def _state(self, run: _Run, state: str, reason: str = "") -> None:
+        run.state = state
+        self.events.put(State(run.run_id, state, run.trainer.step_count, reason))
 
 
 # -- the GUI's handle on the worker ----------------------------------------------------------
