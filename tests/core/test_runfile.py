@@ -87,7 +87,7 @@ def test_plain_numpy_reads_the_documented_layout(good):
             assert arrays[name].shape == expect, name
             assert arrays[f"{name}_min"].shape == (0, *expect[1:])
     meta = meta_of(arrays)
-    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["format_version"] == FORMAT_VERSION == 3 and meta["runs"] == 1
     assert meta["layer_names"][-1] == "output" and len(meta["layer_names"]) == 5
 
 

@@ -1,7 +1,9 @@
-"""Run files: a RunHistory saved as a plain ``.npz`` archive, read back without pickle.
+"""Run files: one run, or a comparison of up to MAX_RUNS runs, saved as a plain ``.npz``
+archive and read back without pickle.
 
-Layout, format version 2 (every array readable with ``numpy.load(path, allow_pickle=False)``;
-"layers" = every Linear layer, input side first, output last; "hidden" = every hidden layer):
+Layout, format version 3 (every array readable with ``numpy.load(path, allow_pickle=False)``;
+"layers" = every Linear layer, input side first, output last; "hidden" = every hidden layer).
+One run is these members:
 
 - ``step`` int64 [records]: the step each record ends at (steps are counted from 1)
 - ``record_steps`` int64 [records]: how many steps each record covers (1 at full resolution;
@@ -16,19 +18,35 @@ Layout, format version 2 (every array readable with ``numpy.load(path, allow_pic
 - ``eval_step``, ``eval_record_steps``, ``eval_first_step``: ``test_loss``, ``test_accuracy``
 - ``meta``: a 0-d unicode array holding JSON: format, format_version, config, layer_names,
   inactive_kind, decimated_records (per table), first_nonfinite_step, extra.
+- ``run_meta`` and, when the run has them, ``run_points``, ``run_labels``,
+  ``run_boundary_step``, ``run_boundary_classes``, ``run_boundary_confidence`` (new in
+  version 3): what ``Run.to_arrays`` writes (shape, label, note, events, data sample,
+  decision-boundary snapshots).
+
+A file of one run holds these members at the top, and its ``meta`` says ``"runs": 1``. A file
+of 2 to MAX_RUNS runs holds run i under the prefix ``r<i>/`` (``r0/step``, ``r1/meta``, ...),
+each a complete run as above whose ``meta`` has no ``runs``, and a top-level ``meta`` holding
+only format, format_version, app_version, runs (their number) and labels (one per run, equal to
+each run's label).
 
 Channels of width kind "one" are stored as vectors, every other channel as a matrix. The
 channels come from ``records.TABLES``; a channel added after version 1 is listed in
-``records.CHANNEL_ADDED_IN``, and files older than that load it as NaN.
+``records.CHANNEL_ADDED_IN``, and files older than that load it as NaN. Files of versions 1
+and 2 hold one run, without ``run_*`` arrays: its shape comes from its config.
 
 Reading never trusts the file: the archive directory, every member's flags, compression and
 declared size, and every ``.npy`` header's dtype and shape are checked against what the meta
 and the channel layout allow before any data is read, and the values are checked against what
-a run can record. Anything else is a RunFileError naming the file and the array.
+a run can record. A comparison is checked as a whole first: its run count, that every run
+prefix in the archive is one the top-level meta declares and has a ``meta``, every run's meta,
+and the declared size of every member it will read (each against what its run's layout
+allows, all together against the load's memory budget). Anything else is a RunFileError
+naming the file and the array (with its run prefix).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -38,9 +56,11 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -48,10 +68,20 @@ from numpy.lib import format as npy_format
 from vgrad_gui import __version__
 from vgrad_gui.core.history import RunHistory, Series
 from vgrad_gui.core.records import CHANNEL_ADDED_IN, TABLES, first_nonfinite
+from vgrad_gui.core.run import (
+    MAX_GRID,
+    MAX_POINTS,
+    MAX_SNAPSHOTS,
+    NONFINITE,
+    Event,
+    Run,
+    RunError,
+)
 from vgrad_gui.core.spec import Config, ConfigError
 
 FORMAT = "vgrad-gui run"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+MAX_RUNS = 4  # runs in one file (a comparison)
 # The format version that introduced each channel added after version 1 (kept with the
 # channels in records.py, so a new channel needs a line there only).
 ADDED_IN = CHANNEL_ADDED_IN
@@ -105,8 +135,14 @@ class RunFileError(ValueError):
 
 # -- writing ----------------------------------------------------------------------------------
 
+def save_runs(runs: Sequence[Run], path: str | Path, compress: bool = True) -> Path:
+    """Write 1 to MAX_RUNS runs into one file, atomically (a temporary file, then rename), so a
+    crash never leaves half a file. One run is stored at the top; several under ``r<i>/``."""
+    return write_arrays(runs_arrays(runs), path, compress)
+
+
 def save_run(history: RunHistory, path: str | Path, compress: bool = True) -> Path:
-    """Write atomically (a temporary file, then rename), so a crash never leaves half a file."""
+    """Write one history as a one-run file (its shape from its config), atomically."""
     return write_arrays(run_arrays(history), path, compress)
 
 
@@ -115,8 +151,7 @@ def _stored_as_vector(kind: str, width: int, version: int) -> bool:
     return kind == "one" or (version == 1 and width == 1 and kind != "layers")
 
 
-def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
-    """Everything a run file holds, as new arrays (a snapshot: the history may go on)."""
+def _history_arrays(history: RunHistory) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays: dict[str, np.ndarray] = {}
     decimated: dict[str, int] = {}
     for table, prefix in _PREFIX.items():
@@ -149,8 +184,43 @@ def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
         "first_nonfinite_step": history.first_nonfinite_step,
         "extra": history.extra,
     }
+    return arrays, meta
+
+
+def _run_members(run: Run, runs: int | None) -> dict[str, np.ndarray]:
+    arrays, meta = _history_arrays(run.history)
+    if runs is not None:
+        meta["runs"] = runs
     arrays["meta"] = np.array(json.dumps(meta))
+    arrays.update(run.to_arrays())
     return arrays
+
+
+def runs_arrays(runs: Sequence[Run]) -> dict[str, np.ndarray]:
+    """Everything a file of these runs holds, as new arrays (a snapshot: the runs may go on),
+    for ``write_arrays``. ValueError unless there are 1 to MAX_RUNS runs."""
+    runs = list(runs)
+    if not 1 <= len(runs) <= MAX_RUNS:
+        raise ValueError(f"a run file holds 1 to {MAX_RUNS} runs; got {len(runs)}")
+    if len(runs) == 1:
+        return _run_members(runs[0], runs=1)
+    top = {"format": FORMAT, "format_version": FORMAT_VERSION, "app_version": __version__,
+           "runs": len(runs), "labels": [run.label for run in runs]}
+    out: dict[str, np.ndarray] = {"meta": np.array(json.dumps(top))}
+    for i, run in enumerate(runs):
+        for key, arr in _run_members(run, runs=None).items():
+            out[f"{run_prefix(i)}{key}"] = arr
+    return out
+
+
+def run_arrays(history: RunHistory) -> dict[str, np.ndarray]:
+    """Everything a one-run file of this history holds, as new arrays (a snapshot)."""
+    return runs_arrays([Run.from_history(history)])
+
+
+def run_prefix(index: int) -> str:
+    """The member prefix of run ``index`` in a file of several runs."""
+    return f"r{index}/"
 
 
 def _umask() -> int:
@@ -263,41 +333,59 @@ def _describe(exc: BaseException) -> str:
 
 @dataclass
 class _Want:
-    """What an array must be: dtype kinds, and either a shape (and an older, equivalent one)
-    or, for a step vector, a maximum length."""
+    """What an array must be: dtype kinds, and either a shape (and an older, equivalent one),
+    or a maximum length of a vector, or a maximum of each dimension (``max_shape``)."""
 
     kinds: str
     shape: tuple[int, ...] | None
     legacy_shape: tuple[int, ...] | None = None
     max_len: int = 0
     max_itemsize: int = 8
+    max_shape: tuple[int, ...] | None = None
 
 
-_KIND_WORDS = {"iu": "integers", "fiu": "numbers", "U": "text"}
+_KIND_WORDS = {"iu": "integers", "fiu": "numbers", "f": "floating-point numbers", "U": "text"}
 
 
 class _Archive:
-    """The members of one run file, each read only when asked for, every size checked first."""
+    """The members of one run file, each read only when asked for, every size checked first.
+
+    ``view(prefix)`` gives the members of one run of a comparison: the same archive and load
+    budget, keys relative to the prefix, messages naming the full member."""
 
     def __init__(self, path: Path, zf: zipfile.ZipFile, budget: int) -> None:
         self.path = path
         self.zf = zf
-        self.budget = budget
+        self._budget = [budget]  # one list shared by every view
+        self.prefix = ""
         self.members: dict[str, list[zipfile.ZipInfo]] = {}
         for info in zf.infolist():
             if info.filename.endswith(".npy"):
                 self.members.setdefault(info.filename[:-4], []).append(info)
 
+    def view(self, prefix: str) -> _Archive:
+        out = copy.copy(self)
+        out.prefix = prefix
+        return out
+
+    @property
+    def budget(self) -> int:
+        return self._budget[0]
+
+    def fail(self, problem: str) -> RunFileError:
+        """A problem of this run (its prefix in front, as in 'r1/meta.layer_names ...')."""
+        return RunFileError(self.path, f"{self.prefix}{problem}")
+
     def error(self, key: str, problem: str) -> RunFileError:
-        return RunFileError(self.path, f"array '{key}' {problem}")
+        return RunFileError(self.path, f"array '{self.prefix}{key}' {problem}")
 
     def has(self, key: str) -> bool:
-        return key in self.members
+        return self.prefix + key in self.members
 
     def _info(self, key: str) -> zipfile.ZipInfo:
-        infos = self.members.get(key)
+        infos = self.members.get(self.prefix + key)
         if not infos:
-            raise RunFileError(self.path, f"missing array '{key}'")
+            raise RunFileError(self.path, f"missing array '{self.prefix}{key}'")
         if len(infos) > 1:
             raise self.error(key, "is stored twice in the archive")
         info = infos[0]
@@ -313,7 +401,10 @@ class _Archive:
 
     def array(self, key: str, want: _Want) -> np.ndarray:
         info = self._info(key)
-        n_max = want.max_len if want.shape is None else math.prod(want.shape)
+        if want.max_shape is not None:
+            n_max = math.prod(want.max_shape)
+        else:
+            n_max = want.max_len if want.shape is None else math.prod(want.shape)
         limit = MAX_NPY_HEADER + want.max_itemsize * n_max
         if info.file_size > limit:
             raise self.error(key, f"declares {info.file_size} bytes; at most {limit} fit its "
@@ -335,7 +426,7 @@ class _Archive:
             raise
         except _DECODE_ERRORS as exc:
             raise self.error(key, f"cannot be decoded (damaged: {_describe(exc)})") from None
-        self.budget -= nbytes
+        self._budget[0] -= nbytes
         if dtype.kind == "U":
             return self._text(key, data, dtype)
         arr = np.frombuffer(data, dtype)
@@ -360,7 +451,11 @@ class _Archive:
             raise self.error(key, "holds pickled objects, which are never loaded")
         if dtype.kind not in want.kinds or dtype.itemsize > want.max_itemsize:
             raise self.error(key, f"has type {dtype}, expected {_KIND_WORDS[want.kinds]}")
-        if want.shape is None:
+        if want.max_shape is not None:
+            ok = len(shape) == len(want.max_shape) and all(
+                d <= m for d, m in zip(shape, want.max_shape, strict=True))
+            expected = f"{len(want.max_shape)} dimensions of at most {want.max_shape}"
+        elif want.shape is None:
             ok = len(shape) == 1 and shape[0] <= want.max_len
             expected = f"a vector of at most {want.max_len}"
         else:
@@ -402,23 +497,35 @@ def _json_depth(text: str) -> int:
     return int(np.cumsum(delta).max()) if len(delta) else 0
 
 
-def _parse_meta(path: Path, text: str) -> dict[str, Any]:
+def _read_meta(arc: _Archive) -> dict[str, Any]:
+    """The ``meta`` of this archive view, parsed (format checked, nothing else)."""
+    if not arc.has("meta"):
+        if not arc.prefix:
+            raise RunFileError(arc.path, "not a vgrad-gui run file (no 'meta' entry)")
+        raise arc.fail("meta is missing: every run of a comparison has its own 'meta'")
+    meta_arr = arc.array("meta", _Want("U", (), max_itemsize=4 * MAX_META_CHARS))
+    return _parse_meta(arc, str(meta_arr))
+
+
+def _parse_meta(arc: _Archive, text: str) -> dict[str, Any]:
+    key = f"{arc.prefix}meta"
     if _json_depth(text) > MAX_JSON_DEPTH:
-        raise RunFileError(path, f"'meta' nests deeper than {MAX_JSON_DEPTH} levels")
+        raise RunFileError(arc.path, f"'{key}' nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         meta = json.loads(text, parse_int=_bounded_int)
     except json.JSONDecodeError as exc:
-        raise RunFileError(path, f"'meta' is not valid JSON ({exc.msg})") from None
+        raise RunFileError(arc.path, f"'{key}' is not valid JSON ({exc.msg})") from None
     except _TooLong as exc:
-        raise RunFileError(path, f"'meta' holds {exc}") from None
+        raise RunFileError(arc.path, f"'{key}' holds {exc}") from None
     except (ValueError, RecursionError, OverflowError) as exc:
-        raise RunFileError(path, f"'meta' is not valid JSON ({_describe(exc)})") from None
+        raise RunFileError(arc.path, f"'{key}' is not valid JSON ({_describe(exc)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise RunFileError(path, f"not a vgrad-gui run file (meta.format is not '{FORMAT}')")
+        raise RunFileError(arc.path, f"not a vgrad-gui run file ({key}.format is not "
+                           f"'{FORMAT}')")
     try:
         json.dumps(meta, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, ValueError):
-        raise RunFileError(path, "'meta' holds text that is not valid Unicode") from None
+        raise RunFileError(arc.path, f"'{key}' holds text that is not valid Unicode") from None
     return meta
 
 
@@ -426,7 +533,7 @@ def _json(value: Any) -> str:
     return "null" if value is None else _one_line(repr(value), 40)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -445,32 +552,43 @@ class _Meta:
     extra: dict[str, Any]
 
 
-def _check_meta(path: Path, meta: dict[str, Any]) -> _Meta:
+def _file_version(path: Path, meta: dict[str, Any]) -> int:
     version = meta.get("format_version")
-    if (not isinstance(version, int) or isinstance(version, bool)
-            or not 1 <= version <= FORMAT_VERSION):
+    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
         raise RunFileError(path, f"format version {_one_line(repr(version), 40)} is not "
                            f"supported (this vgrad-gui reads versions 1 to {FORMAT_VERSION})")
+    return version
+
+
+def _check_meta(arc: _Archive, meta: dict[str, Any], version: int) -> _Meta:
+    """The meta of one run (the file's own, or ``r<i>/meta`` of a comparison's run i)."""
+    if arc.prefix:
+        if meta.get("format_version") != version:
+            raise arc.fail(f"meta.format_version is {_json(meta.get('format_version'))}; "
+                           f"every run of a version-{version} file is version {version}")
+        if "runs" in meta:
+            raise arc.fail("meta.runs must be absent: a run of a comparison holds one run")
+    config_words = f"{arc.prefix}meta.config" if arc.prefix else "its config"
     try:
         config = Config.from_dict(meta.get("config"))
     except ConfigError as exc:
-        raise RunFileError(path, f"its config is invalid: {exc}") from None
+        raise RunFileError(arc.path, f"{config_words} is invalid: {exc}") from None
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        raise RunFileError(path, f"its config is invalid: {_describe(exc)}") from None
+        raise RunFileError(arc.path, f"{config_words} is invalid: {_describe(exc)}") from None
     names = meta.get("layer_names")
     if (not isinstance(names, list) or len(names) != config.depth + 1
             or not all(_short_text(n, MAX_NAME) for n in names)):
-        raise RunFileError(path, "meta.layer_names must list depth + 1 layer names (printable, "
-                           f"at most {MAX_NAME} characters each)")
+        raise arc.fail("meta.layer_names must list depth + 1 layer names (printable, "
+                       f"at most {MAX_NAME} characters each)")
     kind = meta.get("inactive_kind", "")
     if not _short_text(kind, MAX_NAME):
-        raise RunFileError(path, "meta.inactive_kind must be a short name")
+        raise arc.fail("meta.inactive_kind must be a short name")
     decimated = meta.get("decimated_records", {})
     if not isinstance(decimated, dict):
-        raise RunFileError(path, "meta.decimated_records must be an object")
+        raise arc.fail("meta.decimated_records must be an object")
     extra = meta.get("extra") or {}
     if not isinstance(extra, dict):
-        raise RunFileError(path, "meta.extra must be an object")
+        raise arc.fail("meta.extra must be an object")
     return _Meta(version, config, names, kind, decimated, meta.get("first_nonfinite_step"),
                  extra)
 
@@ -502,7 +620,7 @@ def _read_steps(arc: _Archive, series: Series, table: str, prefix: str, nd: Any
     last = _integers(arc, key, arc.array(key, _Want("iu", None, max_len=max_dec + max_raw)), 1)
     n = len(last)
     if not _is_int(nd) or not 0 <= nd <= min(n, max_dec) or n - nd > max_raw:
-        raise RunFileError(arc.path, f"meta.decimated_records.{table} is {_one_line(repr(nd))}"
+        raise arc.fail(f"meta.decimated_records.{table} is {_one_line(repr(nd))}"
                            f"; with {n} records it must be 0 to {min(n, max_dec)} and leave at"
                            f" most {max_raw} full-resolution records")
     if n > 1 and (np.diff(last) <= 0).any():
@@ -577,15 +695,15 @@ def _load_table(arc: _Archive, history: RunHistory, table: str, meta: _Meta) -> 
         mean[:, cols], mn[:, cols], mx[:, cols] = _read_channel(
             arc, name, kinds[name], width, meta.version, last, nd)
     if table == "steps":
-        _check_nonfinite(arc.path, meta.nonfinite, history.n_layers, first, last, mean,
+        _check_nonfinite(arc, meta.nonfinite, history.n_layers, first, last, mean,
                          (mn, mx), nd)
     try:
         series.load_records(first, last, count, mean, mn, mx, nd)
     except ValueError as exc:
-        raise RunFileError(arc.path, f"table '{table}': {exc}") from None
+        raise RunFileError(arc.path, f"table '{arc.prefix}{table}': {exc}") from None
 
 
-def _check_nonfinite(path: Path, claimed: Any, n_layers: int, first: np.ndarray,
+def _check_nonfinite(arc: _Archive, claimed: Any, n_layers: int, first: np.ndarray,
                      last: np.ndarray, mean: np.ndarray, extremes: tuple[np.ndarray, ...],
                      nd: int) -> None:
     """meta.first_nonfinite_step must be what ``records.first_nonfinite`` finds in the data
@@ -593,41 +711,184 @@ def _check_nonfinite(path: Path, claimed: Any, n_layers: int, first: np.ndarray,
     and the banner name the same step."""
     end = int(last[-1]) if len(last) else 0
     if claimed is not None and (not _is_int(claimed) or not 1 <= claimed <= end):
-        raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}"
-                           f"; it must be null or a step of the run (1 to {end})")
+        raise arc.fail(f"meta.first_nonfinite_step is {_json(claimed)}"
+                       f"; it must be null or a step of the run (1 to {end})")
     hits = [first_nonfinite(first[:nd], rows[:nd], n_layers) for rows in (mean, *extremes)]
     decimated = [h for h in hits if h is not None]
     if decimated:
         lo = min(decimated)
         hi = int(last[int(np.searchsorted(first[:nd], lo))])
         if claimed is None or not lo <= claimed <= hi:
-            raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}, but the "
-                               "first non-finite gradient norm or loss is in the record of steps "
-                               f"{lo} to {hi}")
+            raise arc.fail(f"meta.first_nonfinite_step is {_json(claimed)}, but the "
+                           "first non-finite gradient norm or loss is in the record of steps "
+                           f"{lo} to {hi}")
         return
     found = first_nonfinite(last[nd:], mean[nd:], n_layers)
     if claimed != found:
         where = "nowhere" if found is None else f"at step {found}"
-        raise RunFileError(path, f"meta.first_nonfinite_step is {_json(claimed)}, but the "
-                           f"first non-finite gradient norm or loss is {where}")
+        raise arc.fail(f"meta.first_nonfinite_step is {_json(claimed)}, but the "
+                       f"first non-finite gradient norm or loss is {where}")
 
 
-def _check_runs_inside(path: Path, history: RunHistory) -> None:
+def _check_runs_inside(arc: _Archive, history: RunHistory) -> None:
     end = history.step
     for table in ("probes", "evals"):
         last = history.table(table).last_step
         if last is not None and last > end:
-            raise RunFileError(path, f"array '{_PREFIX[table]}step' holds step {last}, after "
-                               f"the run's last step ({end})")
+            raise arc.error(f"{_PREFIX[table]}step", f"holds step {last}, after the run's last "
+                            f"step ({end})")
 
 
-def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
-    """Read a run file completely and check it, or raise RunFileError; never half-loaded.
+# -- reading: the run's own arrays -------------------------------------------------------------
 
-    At most ``max_bytes`` of array data is decoded. Safe to call from any thread: it shares
-    no state with other calls.
-    """
-    path = Path(path)
+def _run_parts(arc: _Archive) -> dict[str, np.ndarray]:
+    """The ``run_*`` arrays, each checked as the others are (run.py checks how they fit)."""
+    out: dict[str, np.ndarray] = {}
+    meta = arc.array("run_meta", _Want("U", (), max_itemsize=4 * MAX_META_CHARS))
+    if _json_depth(str(meta)) > MAX_JSON_DEPTH:
+        raise arc.error("run_meta", f"nests deeper than {MAX_JSON_DEPTH} levels")
+    out["run_meta"] = meta
+    if arc.has("run_points"):
+        labels = arc.array("run_labels", _Want("iu", None, max_len=MAX_POINTS))
+        out["run_labels"] = _integers(arc, "run_labels", labels, 0)
+        points = arc.array("run_points", _Want("f", (len(labels), 2)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            out["run_points"] = points.astype(np.float32)
+            if not np.isfinite(out["run_points"]).all():
+                raise arc.error("run_points", "holds values that are not finite float32 numbers")
+    if arc.has("run_boundary_step"):
+        steps = arc.array("run_boundary_step", _Want("iu", None, max_len=MAX_SNAPSHOTS))
+        out["run_boundary_step"] = _integers(arc, "run_boundary_step", steps, 0)
+        grid = (len(steps), MAX_GRID, MAX_GRID)
+        classes = arc.array("run_boundary_classes", _Want("iu", None, max_shape=grid))
+        if classes.shape[:1] != (len(steps),):
+            raise arc.error("run_boundary_classes", f"has shape {classes.shape}, expected one "
+                            f"grid per step in 'run_boundary_step' ({len(steps)})")
+        conf = arc.array("run_boundary_confidence", _Want("f", classes.shape))
+        with np.errstate(over="ignore", invalid="ignore"):
+            conf = conf.astype(np.float32)
+            if not ((conf >= 0) & (conf <= 1)).all():
+                raise arc.error("run_boundary_confidence", "holds values outside 0 to 1 (a "
+                                "probability)")
+        out["run_boundary_classes"] = classes.copy()
+        out["run_boundary_confidence"] = conf
+    return out
+
+
+def _check_classes(arc: _Archive, run: Run) -> None:
+    """Class numbers index colours and legends: each must be a class of the run."""
+    top = run.n_classes - 1
+    parts = [("run_labels", run.data.labels if run.data is not None else np.zeros(0))]
+    parts += [("run_boundary_classes", s.classes) for s in run.boundaries.all()]
+    for key, values in parts:
+        if values.size and int(values.max()) > top:
+            raise arc.error(key, f"holds class {int(values.max())}; this run has classes 0 to "
+                            f"{top} (run_meta.n_classes)")
+
+
+def _load_one(arc: _Archive, meta: _Meta, history: RunHistory, run_id: int,
+              source: str) -> Run:
+    for table in _PREFIX:
+        _load_table(arc, history, table, meta)
+    _check_runs_inside(arc, history)
+    history.first_nonfinite_step = meta.nonfinite
+    if meta.version < 3:
+        run = Run.from_history(history, run_id=run_id, source=source)
+        step = history.first_nonfinite_step
+        if step is not None:  # what Run.append marks on a live run; older files keep no events
+            run.add_event(Event(step, NONFINITE, f"gradients or loss became NaN/Inf at step "
+                                f"{step}"))
+            run.version = 0
+        return run
+    parts = _run_parts(arc)
+    try:
+        run = Run.from_arrays(history, parts, run_id=run_id, source=source)
+    except RunError as exc:
+        raise arc.fail(str(exc)) from None
+    _check_classes(arc, run)
+    return run
+
+
+# -- reading: the file ------------------------------------------------------------------------
+
+_RUN_MEMBER = re.compile(r"r\d+/")
+
+
+@dataclass
+class _Layout:
+    version: int
+    prefixes: list[str]  # [""] for one run, else "r0/", "r1/", ...
+    labels: list[str] | None  # a comparison's top-level labels
+
+
+def _layout(arc: _Archive, top: dict[str, Any]) -> _Layout:
+    """How many runs the file holds and where; refuses run members it does not declare."""
+    version = _file_version(arc.path, top)
+    if version < 3:
+        return _Layout(version, [""], None)
+    declared = top.get("runs")
+    if not _is_int(declared) or not 1 <= declared <= MAX_RUNS:
+        raise RunFileError(arc.path, f"meta.runs is {_json(declared)}; a run file holds 1 to "
+                           f"{MAX_RUNS} runs")
+    n = declared
+    prefixes = [""] if n == 1 else [run_prefix(i) for i in range(n)]
+    labels = None
+    if n > 1:
+        labels = top.get("labels")
+        if not isinstance(labels, list) or len(labels) != n or not all(
+                _short_text(label, MAX_NAME) for label in labels):
+            raise RunFileError(arc.path, f"meta.labels must list {n} labels (one per run; "
+                               f"printable, at most {MAX_NAME} characters each)")
+    for name in sorted(arc.members):
+        match = _RUN_MEMBER.match(name)
+        if match and match.group() not in prefixes:
+            runs = ("one run, stored without a prefix" if n == 1
+                    else f"{n} runs, r0/ to r{n - 1}/")
+            raise RunFileError(arc.path, f"member '{name}.npy' belongs to no run: meta.runs "
+                               f"declares {runs}")
+    for prefix in prefixes:
+        if prefix and not arc.has(prefix + "meta"):
+            raise RunFileError(arc.path, f"missing array '{prefix}meta': meta.runs declares "
+                               f"{n} runs, and every run has its own meta")
+    return _Layout(version, prefixes, labels)
+
+
+def _member_caps(history: RunHistory) -> dict[str, int]:
+    """The most bytes each member of this run may declare (its largest possible shape, 8-byte
+    items), by name; the ``meta`` members are read before and not listed."""
+    caps = {"run_meta": 4 * MAX_META_CHARS, "run_points": 8 * 2 * MAX_POINTS,
+            "run_labels": 8 * MAX_POINTS, "run_boundary_step": 8 * MAX_SNAPSHOTS,
+            "run_boundary_classes": 8 * MAX_SNAPSHOTS * MAX_GRID**2,
+            "run_boundary_confidence": 8 * MAX_SNAPSHOTS * MAX_GRID**2}
+    for table, prefix in _PREFIX.items():
+        max_dec, max_raw = _capacity(history.table(table))
+        rows = max_dec + max_raw
+        caps[f"{prefix}step"] = caps[f"{prefix}record_steps"] = 8 * rows
+        caps[f"{prefix}first_step"] = 8 * max_dec
+        for name, width in history.layouts[table]:
+            caps[name] = 8 * rows * width
+            caps[f"{name}_min"] = caps[f"{name}_max"] = 8 * max_dec * width
+    return {name: cap + MAX_NPY_HEADER for name, cap in caps.items()}
+
+
+def _check_sizes(arc: _Archive, runs: list[tuple[_Archive, RunHistory]]) -> None:
+    """Every member the load will read declares a size its run's layout allows, and all of
+    them together fit the load's budget: checked before any of their data is read."""
+    total = 0
+    for sub, history in runs:
+        for name, cap in _member_caps(history).items():
+            for info in arc.members.get(sub.prefix + name, []):
+                if info.file_size > cap:
+                    raise sub.error(name, f"declares {info.file_size} bytes; at most {cap} fit "
+                                    "its expected shape")
+                total += info.file_size
+    if total > arc.budget:
+        raise RunFileError(arc.path, f"its arrays declare {total} bytes in all, which would "
+                           f"take the load past its memory budget ({arc.budget} bytes left)")
+
+
+@contextmanager
+def _opened(path: Path, max_bytes: int) -> Iterator[_Archive]:
     with _open_regular(path) as fh:
         try:
             _check_directory(path, fh)
@@ -637,14 +898,45 @@ def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
         except _DECODE_ERRORS:
             raise RunFileError(path, _DAMAGED) from None
         with zf:
-            arc = _Archive(path, zf, max_bytes)
-            if not arc.has("meta"):
-                raise RunFileError(path, "not a vgrad-gui run file (no 'meta' entry)")
-            meta_arr = arc.array("meta", _Want("U", (), max_itemsize=4 * MAX_META_CHARS))
-            meta = _check_meta(path, _parse_meta(path, str(meta_arr)))
-            history = RunHistory(meta.config, meta.names, meta.kind, meta.extra)
-            for table in _PREFIX:
-                _load_table(arc, history, table, meta)
-    _check_runs_inside(path, history)
-    history.first_nonfinite_step = meta.nonfinite
-    return history
+            yield _Archive(path, zf, max_bytes)
+
+
+def _load(path: Path, max_bytes: int, one: bool) -> list[Run]:
+    with _opened(path, max_bytes) as arc:
+        top = _read_meta(arc)
+        layout = _layout(arc, top)
+        if one and len(layout.prefixes) > 1:
+            raise RunFileError(path, f"holds {len(layout.prefixes)} runs (a comparison); "
+                               "load_run reads one run: use load_runs")
+        runs: list[tuple[_Archive, _Meta, RunHistory]] = []
+        for prefix in layout.prefixes:
+            sub = arc.view(prefix)
+            meta = _check_meta(sub, _read_meta(sub) if prefix else top, layout.version)
+            runs.append((sub, meta, RunHistory(meta.config, meta.names, meta.kind, meta.extra)))
+        _check_sizes(arc, [(sub, history) for sub, _, history in runs])
+        out = [_load_one(sub, meta, history, i, str(path))
+               for i, (sub, meta, history) in enumerate(runs)]
+    if layout.labels is not None:
+        for i, (label, run) in enumerate(zip(layout.labels, out, strict=True)):
+            if label != run.label:
+                raise RunFileError(path, f"meta.labels[{i}] is {_json(label)}, but run "
+                                   f"{run_prefix(i)} is labelled {_json(run.label)}")
+    return out
+
+
+def load_runs(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> list[Run]:
+    """Every run of a run file (1 to MAX_RUNS; files of versions 1 and 2 hold one), checked
+    completely, or RunFileError; never half-loaded. Run i gets run_id i, source ``str(path)``
+    and the label it was saved with; versions 1 and 2 take their shape from their config.
+
+    At most ``max_bytes`` of array data is decoded. Safe to call from any thread: it shares
+    no state with other calls.
+    """
+    return _load(Path(path), max_bytes, one=False)
+
+
+def load_run(path: str | Path, max_bytes: int = MAX_LOAD_BYTES) -> RunHistory:
+    """The history of a one-run file, checked as ``load_runs`` checks it. A file of several
+    runs is refused (RunFileError saying to use ``load_runs``) before any of its data is read:
+    returning one run of a comparison would drop the others unseen."""
+    return _load(Path(path), max_bytes, one=True)[0].history
