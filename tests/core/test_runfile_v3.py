@@ -243,9 +243,12 @@ def test_the_version_2_fixture_is_what_it_claims():
 
 
 def test_run_members_in_an_older_file_are_never_read(tmp_path):
-    # Version 2 had no run_* arrays: one there is ignored, as any unknown member is.
+    # Version 2 had no run_* arrays: any there are ignored, as every unknown member is, even
+    # one whose declared size no run could hold.
     arrays = {**members(V2_DIGITS), "run_meta": np.array("{not json")}
-    (run,) = load_runs(write_members(tmp_path / "v2.npz", arrays))
+    path = write_members(tmp_path / "v2.npz", arrays)
+    path.write_bytes(patch_member(path.read_bytes(), "run_meta.npy", file_size=0xFFFF_FFF0))
+    (run,) = load_runs(path)
     assert run.input_dim == 64
 
 

@@ -853,13 +853,15 @@ def _layout(arc: _Archive, top: dict[str, Any]) -> _Layout:
     return _Layout(version, prefixes, labels)
 
 
-def _member_caps(history: RunHistory) -> dict[str, int]:
-    """The most bytes each member of this run may declare (its largest possible shape, 8-byte
-    items), by name; the ``meta`` members are read before and not listed."""
-    caps = {"run_meta": 4 * MAX_META_CHARS, "run_points": 8 * 2 * MAX_POINTS,
-            "run_labels": 8 * MAX_POINTS, "run_boundary_step": 8 * MAX_SNAPSHOTS,
-            "run_boundary_classes": 8 * MAX_SNAPSHOTS * MAX_GRID**2,
-            "run_boundary_confidence": 8 * MAX_SNAPSHOTS * MAX_GRID**2}
+def _member_caps(history: RunHistory, version: int) -> dict[str, int]:
+    """The most bytes each member this run's load reads may declare (its largest possible
+    shape, 8-byte items), by name; the ``meta`` members are read before and not listed."""
+    caps: dict[str, int] = {}
+    if version >= 3:  # older files have no run_* arrays: any there are never read
+        caps = {"run_meta": 4 * MAX_META_CHARS, "run_points": 8 * 2 * MAX_POINTS,
+                "run_labels": 8 * MAX_POINTS, "run_boundary_step": 8 * MAX_SNAPSHOTS,
+                "run_boundary_classes": 8 * MAX_SNAPSHOTS * MAX_GRID**2,
+                "run_boundary_confidence": 8 * MAX_SNAPSHOTS * MAX_GRID**2}
     for table, prefix in _PREFIX.items():
         max_dec, max_raw = _capacity(history.table(table))
         rows = max_dec + max_raw
@@ -871,12 +873,13 @@ def _member_caps(history: RunHistory) -> dict[str, int]:
     return {name: cap + MAX_NPY_HEADER for name, cap in caps.items()}
 
 
-def _check_sizes(arc: _Archive, runs: list[tuple[_Archive, RunHistory]]) -> None:
+def _check_sizes(arc: _Archive, runs: list[tuple[_Archive, RunHistory]], version: int
+                 ) -> None:
     """Every member the load will read declares a size its run's layout allows, and all of
     them together fit the load's budget: checked before any of their data is read."""
     total = 0
     for sub, history in runs:
-        for name, cap in _member_caps(history).items():
+        for name, cap in _member_caps(history, version).items():
             for info in arc.members.get(sub.prefix + name, []):
                 if info.file_size > cap:
                     raise sub.error(name, f"declares {info.file_size} bytes; at most {cap} fit "
@@ -913,7 +916,7 @@ def _load(path: Path, max_bytes: int, one: bool) -> list[Run]:
             sub = arc.view(prefix)
             meta = _check_meta(sub, _read_meta(sub) if prefix else top, layout.version)
             runs.append((sub, meta, RunHistory(meta.config, meta.names, meta.kind, meta.extra)))
-        _check_sizes(arc, [(sub, history) for sub, _, history in runs])
+        _check_sizes(arc, [(sub, history) for sub, _, history in runs], layout.version)
         out = [_load_one(sub, meta, history, i, str(path))
                for i, (sub, meta, history) in enumerate(runs)]
     if layout.labels is not None:
