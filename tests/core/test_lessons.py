@@ -245,7 +245,7 @@ def test_a_sentence_too_long():
     data = minimal_lesson()
     data["steps"][1]["predict"]["explanation"] = "Short. A" + "a" * 249 + "."
     expect(dumped(data), "Short.", "steps[1].predict.explanation",
-           "sentence 2 has 251 characters; allowed: at most 200")
+           "sentence 2 has 251 characters; allowed: at most 160")
 
 
 def test_five_answers():
@@ -300,6 +300,7 @@ def test_unknown_evidence_placeholder():
 
 @pytest.mark.parametrize(("evidence", "says"), [
     ("{ratio.C}", "{ratio.C}: this step has runs A, B"),
+    ("{ratio.}", "{ratio.}: this step has runs A, B"),
     ("{contrast.A}", "{contrast.A}: a contrast is of B, C or D with run A"),
     ("a { b", "a lone '{'"),
 ])

@@ -70,7 +70,7 @@ MAX_STEPS = 100  # steps in one lesson
 MAX_TITLE = 80  # characters of a lesson's or a step's title
 MAX_SUMMARY = 400
 MAX_SENTENCES = 3  # in a step's text and in a prediction's explanation
-MAX_SENTENCE = 200  # characters of one sentence
+MAX_SENTENCE = 160  # characters of one sentence: about 25 words, two lines on a slide
 MAX_QUESTION = 200
 MIN_ANSWERS, MAX_ANSWERS = 2, 4
 MAX_ANSWER = 100
@@ -634,7 +634,7 @@ def placeholders(template: str, n_runs: int) -> list[tuple[str, int]]:
         if m.group(1) is None:
             raise ValueError(f"a lone '{token}'; write {{{{ or }}}} for a brace, {{name}} for "
                              "a placeholder")
-        name, _, letter = m.group(1).strip().partition(".")
+        name, dot, letter = m.group(1).strip().partition(".")
         if name not in EVIDENCE:
             close = difflib.get_close_matches(name[:40], EVIDENCE, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -643,7 +643,7 @@ def placeholders(template: str, n_runs: int) -> list[tuple[str, int]]:
                              f"run{hint}")
         if name == "contrast" and n_runs < 2:
             raise ValueError("{contrast} needs two runs or more (this step has one)")
-        if letter == "":
+        if not dot:
             index = 0
         elif len(letter) == 1 and letter in LETTERS[:n_runs]:
             index = LETTERS.index(letter)
