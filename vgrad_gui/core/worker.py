@@ -365,6 +365,7 @@ class _Worker:
                 for run in self.runs.values():
                     if run.state == "running":
                         self._flush(run)
+                        self._maybe_boundary(run, force=True)  # the boundary it paused at
                         self._state(run, "paused")
         elif isinstance(cmd, StepOnce):
             self._step_once(max(1, cmd.steps))
