@@ -94,15 +94,10 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def load_run_at(path: str, index: int) -> Run:
-    """Run ``index`` of a run file (one that holds several, or a single run)."""
-    from vgrad_gui.core import runfile
-    from vgrad_gui.core.run import Run
+    """Run ``index`` of a run file (a comparison holds up to four; older files one)."""
+    from vgrad_gui.core.runfile import load_runs
 
-    load_runs = getattr(runfile, "load_runs", None)
-    if load_runs is not None:
-        runs = list(load_runs(path))
-    else:
-        runs = [Run.from_history(runfile.load_run(path), source=str(path))]
+    runs = load_runs(path)
     if not 0 <= index < len(runs):
         raise ExportUsageError(f"--run-index {index}: {path} holds {len(runs)} "
                                f"run{'s' if len(runs) != 1 else ''}; allowed: 0 to "

@@ -21,7 +21,7 @@ from vgrad_gui.core import export, readings
 from vgrad_gui.core.export import ExportError
 from vgrad_gui.core.history import RAW_CHUNK, RAW_KEEP, RunHistory
 from vgrad_gui.core.run import DataSample, Run
-from vgrad_gui.core.runfile import save_run
+from vgrad_gui.core.runfile import save_run, save_runs
 from vgrad_gui.core.spec import Config
 
 HOOKED = "export" in cli.SUBCOMMANDS
@@ -390,6 +390,20 @@ def test_bad_export_input_is_one_line_and_exit_2(recorded, tmp_path, capsys):
     not_a_run.write_text("hello")
     assert str(not_a_run) in refused(capsys, str(not_a_run), "--view", "bars", "-o", out)
     assert not Path(out).exists()
+
+
+def test_run_index_picks_a_run_of_a_comparison_file(tmp_path, capsys):
+    path = save_runs([boundary_run(), synthetic_run(depth=2, n_steps=120)], tmp_path / "c.npz")
+    out = tmp_path / "b.csv"
+    assert export_cmd.main([str(path), "--view", "boundary", "-o", str(out)]) == 0
+    head, numbers, _ = read_csv(out)
+    assert set(column(head, numbers, "snapshot_step")) == {50}  # kept through the file
+    assert export_cmd.main([str(path), "--view", "bars", "--run-index", "1", "-o",
+                            str(out)]) == 0
+    head, numbers, _ = read_csv(out)
+    assert len(numbers) == 3 and set(column(head, numbers, "reading_step")) == {120}
+    err = refused(capsys, str(path), "--view", "bars", "--run-index", "2", "-o", str(out))
+    assert f"--run-index 2: {path} holds 2 runs; allowed: 0 to 1" in err
 
 
 def test_a_damaged_file_gives_one_line_from_the_command_line_too(tmp_path):
