@@ -96,20 +96,20 @@ NOT_READ = "n/a"  # a value the run has not recorded yet (accuracy before the fi
 # step the run recorded, through readings/diagnose/compare only.
 EVIDENCE: dict[str, str] = {
     "ratio": "hidden layer 1's gradient as a share of the output layer's, in words as the "
-             "views print it ('10^-9', '1/190', '0.73x'; 'none' for exactly 0)",
-    "grad_first": "hidden layer 1's current gradient norm ('1.93e-09')",
+             "views print it (`10^-9`, `1/190`, `0.73x`; `none` for exactly 0)",
+    "grad_first": "hidden layer 1's current gradient norm (`1.93e-09`)",
     "grad_out": "the output layer's current gradient norm",
-    "loss": "training loss, mean of the last 50 steps ('0.693')",
-    "accuracy": "held-out (test) accuracy at the last evaluation ('51%')",
+    "loss": "training loss, mean of the last 50 steps (`0.693`)",
+    "accuracy": "held-out (test) accuracy at the last evaluation (`51%`)",
     "signal_ratio": "forward signal (std) of the last hidden layer over the first hidden "
-                    "layer's ('1/1300')",
+                    "layer's (`1/1300`)",
     "diagnosis": "the diagnosis banner's line: the most serious finding in full",
-    "finding": "the most serious finding's kind ('vanishing', 'healthy', ...)",
+    "finding": "the most serious finding's kind (`vanishing`, `healthy`, ...)",
     "step": "the last step trained",
-    "nonfinite_step": "the first step whose gradients or loss were NaN/Inf ('none' if never)",
-    "label": "the run's label ('sigmoid', 'ReLU + He init', or the step's own label)",
-    "contrast": "{contrast}: compare mode's headline (the strongest contrast of any run with "
-                "run A); {contrast.B}: run B against run A. Needs two runs or more",
+    "nonfinite_step": "the first step whose gradients or loss were NaN/Inf (`none` if never)",
+    "label": "the run's label (`sigmoid`, `ReLU + He init`, or the step's own label)",
+    "contrast": "compare mode's headline: the strongest contrast of any run with run A "
+                "(`{contrast.B}`: run B against run A). Needs two runs or more",
 }
 # Check claims, under a run's letter: {"A": {"diagnosis": "vanishing"}, "B": {...}}.
 CHECKS: dict[str, str] = {
@@ -130,7 +130,6 @@ CHECKS: dict[str, str] = {
     "nonfinite": "true: the run's gradients or loss became NaN/Inf; false: they never did",
 }
 _KIND_CLAIMS = ("diagnosis", "finding", "not_finding")
-_NUMBER_CLAIMS = ("ratio", "loss", "accuracy", "signal_ratio")
 
 
 class LessonError(ValueError):
