@@ -369,12 +369,14 @@ def run_wide_csv(run: Run, path: str | Path) -> Path:
 
 # -- CSV ----------------------------------------------------------------------------------------
 def _floats(values: np.ndarray) -> list[Cell]:
-    return [float(v) for v in values]
+    return list(np.asarray(values, np.float64).tolist())
 
 
 def cell_text(value: Cell) -> str:
     """A cell as CSV text: integers plainly, floats exactly (``repr``; NaN as ``nan``,
     infinities as ``inf``/``-inf``), texts as they are."""
+    if type(value) is float and math.isfinite(value):  # nearly every cell: the short way
+        return repr(value)
     if isinstance(value, (bool, np.bool_)):
         return str(int(value))
     if isinstance(value, (int, np.integer)):
