@@ -4,8 +4,8 @@ A step has a title, at most three short sentences, one network or two to four co
 side (trained in lockstep), the view to spotlight, how many steps to train, an optional
 *predict first* question (asked before Start, answered after the run), an *evidence* line
 filled from the run when it ends, and a *check*: claims about the run that a test verifies for
-every shipped lesson (and ``vgrad-gui``'s lesson check for a lecturer's own file), so a lesson
-never says what its run does not show.
+every shipped lesson (``run_step`` and ``check_step`` do the same for a lecturer's own file),
+so a lesson never says what its run does not show.
 
 Every number the evidence quotes comes from ``readings``, ``diagnose`` and ``compare``, the
 same functions the views, the banner and ``summary`` read, so the evidence line and the views
