@@ -1,8 +1,10 @@
 """The vgrad-gui command: the desktop app by default, plus headless sub-commands.
 
-    vgrad-gui [--preset NAME | --config FILE] [--autostart] [--fullscreen] [RUN.npz]
+    vgrad-gui [--preset NAME | --config FILE | --compare PRESET PRESET...] [--autostart]
+              [--fullscreen] [RUN.npz ...]
     vgrad-gui record (--preset NAME | --config FILE) [--steps N] [--seed S] -o RUN.npz
     vgrad-gui summary RUN.npz
+    vgrad-gui export RUN.npz --view VIEW [--format csv|svg|png] -o OUT [--step S]
     vgrad-gui presets
 
 Bad input prints one clear message and exits with status 2, never a traceback.
@@ -19,20 +21,21 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from vgrad_gui import __version__
+from vgrad_gui import __version__, export_cmd
 from vgrad_gui.core.diagnose import diagnose
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.presets import all_presets, get_preset
 from vgrad_gui.core.readings import first_nonfinite_step
 from vgrad_gui.core.report import summary_text
-from vgrad_gui.core.runfile import RunFileError, load_run, save_run
+from vgrad_gui.core.runfile import RunFileError, load_runs, save_run
 from vgrad_gui.core.spec import FIELD_BY_NAME, Config, ConfigError, load_config, one_line
+from vgrad_gui.core.workspace import MAX_RUNS
 
 EXIT_FAILED = 1  # the run was recorded but could not be saved where asked
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
-SUBCOMMANDS = ("record", "summary", "presets", "gui")
+SUBCOMMANDS = ("record", "summary", "presets", "gui", "export")
 
 
 class UsageError(Exception):
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("run", metavar="RUN.npz")
 
     sub.add_parser("presets", help="list the presets with a line on each")
+    export_cmd.add_parser(sub)
     return parser
 
 
@@ -81,7 +85,11 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autostart", action="store_true", help="start training at once")
     parser.add_argument("--fullscreen", action="store_true", help="open full screen "
                         "(F toggles)")
-    parser.add_argument("run", nargs="?", metavar="RUN.npz", help="open a saved run")
+    source.add_argument("--compare", metavar="PRESET", nargs="+",
+                        help="compare two to four presets side by side, e.g. --compare "
+                             "deep_sigmoid relu_he")
+    parser.add_argument("runs", nargs="*", metavar="RUN.npz",
+                        help="open saved runs (two to four open side by side)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +126,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_summary(args)
     if args.command == "presets":
         return cmd_presets()
+    if args.command == "export":
+        return export_cmd.run(args)
     return cmd_gui(args)
 
 
@@ -302,8 +312,11 @@ class Progress:
 
 # -- summary ------------------------------------------------------------------------------
 def cmd_summary(args: argparse.Namespace) -> int:
-    history = load_run(args.run)
-    print(summary_text(history, args.run))
+    runs = load_runs(args.run)
+    for i, run in enumerate(runs):
+        if len(runs) > 1:
+            print(f"{'' if i == 0 else chr(10)}== run {'ABCD'[i]}: {run.label or 'unlabelled'}")
+        print(summary_text(run.history, args.run))
     return 0
 
 
@@ -320,10 +333,19 @@ def cmd_presets() -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     config = config_from_args(args.preset, args.config) if (args.preset or args.config) \
         else None
-    run = None
-    if args.run:
-        run = load_run(args.run)
+    compare = None
+    if args.compare:
+        if not 2 <= len(args.compare) <= MAX_RUNS:
+            raise UsageError(f"--compare: {len(args.compare)} presets given; compare 2 to "
+                             f"{MAX_RUNS}")
+        compare = [get_preset(name).config for name in args.compare]
+    # Read before the window opens: a bad file is one line on the terminal, exit 2.
+    runs = [run for path in args.runs for run in load_runs(path)]
+    if len(runs) > MAX_RUNS:
+        raise UsageError(f"{len(runs)} runs in {len(args.runs)} files: the app shows at most "
+                         f"{MAX_RUNS} side by side")
     from vgrad_gui.qt.app import run_app
 
     return run_app(config=config, preset=args.preset, autostart=args.autostart,
-                   fullscreen=args.fullscreen, run=run, run_path=args.run)
+                   fullscreen=args.fullscreen, runs=runs,
+                   run_path=args.runs[0] if args.runs else None, compare=compare)

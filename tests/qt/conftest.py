@@ -47,7 +47,7 @@ def new_window(app: QApplication, tmp_path, config: Config = SMALL) -> MainWindo
     window.show()
     window.start_worker()
     wait_for(app, lambda: window.session.worker_info is not None, 60)
-    wait_for(app, lambda: window.session.info is not None, 30)
+    wait_for(app, lambda: window.session.run is not None, 30)
     return window
 
 
@@ -66,8 +66,8 @@ def configure(app: QApplication, window: MainWindow, config: Config) -> None:
     if window.session.run_id == before:  # same config as shown: rebuild anyway
         window.session.reset()
     run_id = window.session.run_id
-    wait_for(app, lambda: window.session.info is not None
-             and window.session.run_id == run_id and window.session.state == "ready")
+    wait_for(app, lambda: window.session.run is not None
+             and window.session.run.run_id == run_id and window.session.state == "ready")
 
 
 MAKE_RUNS = """

@@ -14,9 +14,9 @@ def all_views(window: MainWindow) -> list:
 
 def views_follow(window: MainWindow) -> bool:
     """Every view has rebuilt for the session's current run."""
-    info = window.session.info
-    return info is not None and all(v._next_run is None and v.info is info
-                                    for v in all_views(window))
+    run = window.session.run
+    return run is not None and all(v._pending is None and v.run is run
+                                   for v in all_views(window))
 
 
 def draw_every_view(window: MainWindow, qtbot) -> None:
@@ -35,7 +35,7 @@ def draw_every_view(window: MainWindow, qtbot) -> None:
 
 def check_per_layer_state(window: MainWindow) -> None:
     """Each view's per-layer items have the current run's depth."""
-    info = window.session.info
+    info = window.session.run
     assert info is not None
     n = info.history.n_layers
     v = window.views

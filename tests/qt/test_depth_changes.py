@@ -27,8 +27,8 @@ DEPTHS = (11, 20, 50, 200, 3, 30, 1, 12)
 def set_depth(app, qtbot, window, depth: int) -> None:
     before = window.session.run_id
     window.builder.editors["depth"].setValue(depth)
-    qtbot.waitUntil(lambda: window.session.run_id != before and window.session.info is not None
-                    and window.session.info.history.n_layers == depth + 1, timeout=60_000)
+    qtbot.waitUntil(lambda: window.session.run_id != before and window.session.run is not None
+                    and window.session.run.history.n_layers == depth + 1, timeout=60_000)
     qtbot.waitUntil(lambda: views_follow(window), timeout=10_000)
 
 
@@ -40,7 +40,7 @@ def test_depth_up_and_down_while_paused_and_after_training(app, qtbot, window):
         set_depth(app, qtbot, window, depth)
         if i % 2:  # every other depth: train some steps first, then change it
             window.session.step(7)
-            qtbot.waitUntil(lambda: window.session.info.history.step == 7, timeout=30_000)
+            qtbot.waitUntil(lambda: window.session.run.history.step == 7, timeout=30_000)
             qtbot.wait(150)  # a few frames: the views draw the steps
         draw_every_view(window, qtbot)
         check_per_layer_state(window)
@@ -54,7 +54,7 @@ def test_depth_changes_while_training(app, qtbot, window):
     failures = paint_failures()
     for depth in (9, 33, 2):
         window.start_training()
-        qtbot.waitUntil(lambda: window.session.info.history.step > 3, timeout=30_000)
+        qtbot.waitUntil(lambda: window.session.run.history.step > 3, timeout=30_000)
         set_depth(app, qtbot, window, depth)
         draw_every_view(window, qtbot)
         check_per_layer_state(window)
@@ -67,7 +67,7 @@ def test_runs_of_different_depths_open_one_after_another(app, qtbot, window, sav
     for depth, path in list(saved_runs.items()) * 2:
         window.open_run(path)
         qtbot.waitUntil(lambda depth=depth: window.session.state == "viewing"
-                        and window.session.info.history.n_layers == depth + 1,
+                        and window.session.run.history.n_layers == depth + 1,
                         timeout=20_000)
         qtbot.waitUntil(lambda: views_follow(window), timeout=10_000)
         draw_every_view(window, qtbot)
@@ -103,12 +103,12 @@ bot = Bot()
 draw_every_view(window, bot)
 for depth in (11, 20, 200, 3, 50):
     window.session.step(5)
-    until(lambda: window.session.info.history.step == 5)
+    until(lambda: window.session.run.history.step == 5)
     bot.wait(100)
     draw_every_view(window, bot)
     window.builder.editors["depth"].setValue(depth)
-    until(lambda: window.session.info is not None
-          and window.session.info.history.n_layers == depth + 1)
+    until(lambda: window.session.run is not None
+          and window.session.run.history.n_layers == depth + 1)
     until(lambda: views_follow(window))
     draw_every_view(window, bot)
     check_per_layer_state(window)

@@ -24,7 +24,7 @@ def trained(app, qtbot, tmp_path):
     window = new_window(app, tmp_path, SMALL.replace(steps=10**6))
     window.speed.setValue(6)  # 100 steps a second: a few hundred steps in a few seconds
     window.start_training()
-    qtbot.waitUntil(lambda: window.session.info.history.step > 150, timeout=30_000)
+    qtbot.waitUntil(lambda: window.session.run.history.step > 150, timeout=30_000)
     yield window
     if window.last_message is not None:
         window.last_message.close()
@@ -34,7 +34,7 @@ def trained(app, qtbot, tmp_path):
 def kill_worker(qtbot, window) -> tuple[int, np.ndarray]:
     """SIGKILL the training process; wait until the window has noticed. Returns the steps
     shown just before and the last grad-norm row."""
-    history = window.session.info.history
+    history = window.session.run.history
     os.kill(window.session.worker.process.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: window.session.state == "stopped", timeout=10_000)
     _, rows = history.steps.raw()
@@ -44,13 +44,13 @@ def kill_worker(qtbot, window) -> tuple[int, np.ndarray]:
 def test_after_a_worker_death_the_steps_stay_are_autosaved_and_nothing_starts(
         app, qtbot, trained):
     window = trained
-    history = window.session.info.history
+    history = window.session.run.history
     step, last = kill_worker(qtbot, window)
     assert step > 150
     # Kept on screen: the same history, with its steps.
-    assert window.session.info.history is history and history.step == step
+    assert window.session.run.history is history and history.step == step
     # Saved at once, and the message says where.
-    saved = window.session.info.saved_to
+    saved = window.session.run.saved_to
     assert saved is not None and Path(saved).parent == window.autosave_dir()
     assert saved in window.last_message.text()
     assert "stopped unexpectedly" in window.last_message.text()
@@ -62,14 +62,14 @@ def test_after_a_worker_death_the_steps_stay_are_autosaved_and_nothing_starts(
     qtbot.waitUntil(lambda: window.session.worker_info is not None, timeout=60_000)
     qtbot.wait(500)
     assert window.session.state == "stopped"
-    assert window.session.info.history is history and history.step == step
+    assert window.session.run.history is history and history.step == step
     assert "stopped unexpectedly" in window.banner.headline.text()
     # Start trains the config afresh.
     window.start_training()
-    qtbot.waitUntil(lambda: window.session.info is not None
-                    and window.session.info.history is not history
-                    and window.session.info.history.step > 0, timeout=30_000)
-    assert window.session.info.live
+    qtbot.waitUntil(lambda: window.session.run is not None
+                    and window.session.run.history is not history
+                    and window.session.run.history.step > 0, timeout=30_000)
+    assert window.session.run.live
     # Closing does not save the kept run a second time (it is saved already).
     window.toggle_training()
 
@@ -92,7 +92,7 @@ def test_a_failed_autosave_says_where_and_why_and_offers_save_as(app, qtbot, tra
     assert "could not be saved" in text and str(blocker / "autosave") in text
     assert str(runfiles.RunFiles.fallback_dir()) in text
     assert os.strerror(errno.ENOSPC) in text
-    assert window.session.info.saved_to is None
+    assert window.session.run.saved_to is None
     assert not box.isModal() and box.isVisible()
     # Save As opens the save dialog; the run is written where the user says.
     monkeypatch.undo()
@@ -103,7 +103,7 @@ def test_a_failed_autosave_says_where_and_why_and_offers_save_as(app, qtbot, tra
     assert save_as
     save_as[0].click()
     assert load_run(target).step == step
-    assert window.session.info.saved_to == str(target)
+    assert window.session.run.saved_to == str(target)
 
 
 def test_closing_with_an_autosave_that_cannot_be_written_fails_loudly(app, qtbot, trained,
@@ -125,7 +125,7 @@ def test_loading_never_blocks_and_every_failure_is_a_message(app, qtbot, window,
     def explode(path):
         raise MemoryError("a loader bug")
 
-    monkeypatch.setattr(runfiles, "load_run", explode)
+    monkeypatch.setattr(runfiles, "load_runs", explode)
     shown = window.last_message
     window.open_run(str(tmp_path / "any.npz"))
     qtbot.waitUntil(lambda: window.last_message is not shown)

@@ -34,7 +34,7 @@ def children_of(pid: int) -> list[int]:
 def test_closing_during_training_stops_the_worker_within_a_second(app, qtbot, tmp_path):
     window = new_window(app, tmp_path, SMALL.replace(steps=10**7))
     window.start_training()
-    qtbot.waitUntil(lambda: window.session.info.history.step > 50, timeout=20_000)
+    qtbot.waitUntil(lambda: window.session.run.history.step > 50, timeout=20_000)
     process = window.session.worker.process
     stop = window.session.shutdown
     timed: dict[str, float] = {}
@@ -75,7 +75,7 @@ def test_an_exception_in_training_shows_a_dialog_and_the_app_goes_on(app, qtbot,
     window.session.failed.connect(lambda *a: failures.append(a))
     window.start_training()
     qtbot.waitUntil(lambda: bool(failures), timeout=20_000)
-    message, details, kind = failures[0]
+    _run_id, message, details, kind = failures[0]
     assert kind == "error" and "injected fault" in message
     assert "Traceback" in details
     assert window.last_message is not None and window.last_message.isVisible()

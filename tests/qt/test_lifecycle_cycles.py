@@ -27,17 +27,17 @@ def counts() -> tuple[int, int, int, int]:
 def one_cycle(qtbot, window, depth: int, run_path: str) -> None:
     s = window.session
     window.start_training()
-    qtbot.waitUntil(lambda: s.state == "running" and s.info.history.step > 20, timeout=30_000)
+    qtbot.waitUntil(lambda: s.state == "running" and s.run.history.step > 20, timeout=30_000)
     window.toggle_training()
     qtbot.waitUntil(lambda: s.state == "paused", timeout=10_000)
     window.builder.editors["depth"].setValue(depth)
-    qtbot.waitUntil(lambda: s.state == "ready" and s.info.history.n_layers == depth + 1,
+    qtbot.waitUntil(lambda: s.state == "ready" and s.run.history.n_layers == depth + 1,
                     timeout=30_000)
     window.step_once()
-    qtbot.waitUntil(lambda: s.info.history.step == 1, timeout=10_000)
-    old = s.info.history
+    qtbot.waitUntil(lambda: s.run.history.step == 1, timeout=10_000)
+    old = s.run.history
     window.reset_training()
-    qtbot.waitUntil(lambda: s.state == "ready" and s.info.history is not old, timeout=30_000)
+    qtbot.waitUntil(lambda: s.state == "ready" and s.run.history is not old, timeout=30_000)
     window.open_run(run_path)
     qtbot.waitUntil(lambda: s.state == "viewing", timeout=20_000)
     qtbot.waitUntil(lambda: views_follow(window), timeout=10_000)
@@ -45,13 +45,13 @@ def one_cycle(qtbot, window, depth: int, run_path: str) -> None:
     check_per_layer_state(window)
     # Start trains the viewed config afresh; then the training process is killed.
     window.start_training()
-    qtbot.waitUntil(lambda: s.info is not None and s.info.live
-                    and s.info.history.step > 30, timeout=30_000)
-    history = s.info.history
+    qtbot.waitUntil(lambda: s.run is not None and s.run.live
+                    and s.run.history.step > 30, timeout=30_000)
+    history = s.run.history
     os.kill(s.worker.process.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: s.state == "stopped", timeout=10_000)
-    assert s.info.history is history  # the steps stay on screen
-    saved = s.info.saved_to
+    assert s.run.history is history  # the steps stay on screen
+    saved = s.run.saved_to
     assert saved is not None and load_run(saved).step == history.step
     qtbot.waitUntil(lambda: s.worker_info is not None, timeout=60_000)
     window.last_message.close()

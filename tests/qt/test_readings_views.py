@@ -132,10 +132,10 @@ def test_live_run_every_view_quotes_the_same_reading(app, qtbot, window):
     configure(app, window, SMALL.replace(steps=100_000))
     window.speed.setValue(4)  # 20 steps a second
     window.start_training()
-    qtbot.waitUntil(lambda: window.session.info.history.step >= 40, timeout=20_000)
+    qtbot.waitUntil(lambda: window.session.run.history.step >= 40, timeout=20_000)
     window.toggle_training()
     qtbot.waitUntil(lambda: window.session.state == "paused")
-    history = window.session.info.history
+    history = window.session.run.history
     held = history.step
     reading = readings.grad_reading(history)
     assert reading is not None and reading.step == held
@@ -173,7 +173,7 @@ def test_reset_leaves_no_stale_state(app, qtbot, window):
     configure(app, window, SMALL.replace(steps=100_000))
     window.speed.setValue(len(window.speed_values()) - 1)
     window.start_training()
-    qtbot.waitUntil(lambda: window.session.info.history.step >= 300, timeout=20_000)
+    qtbot.waitUntil(lambda: window.session.run.history.step >= 300, timeout=20_000)
     window.toggle_training()
     qtbot.waitUntil(lambda: window.session.state == "paused")
     draw_every_view(window, qtbot)

@@ -14,7 +14,7 @@ def test_a_short_run_reaches_n_steps_and_updates_every_view(app, qtbot, window):
     configure(app, window, SMALL.replace(steps=300))
     window.start_training()
     qtbot.waitUntil(lambda: window.session.state == "finished", timeout=60_000)
-    history = window.session.info.history
+    history = window.session.run.history
     assert history.step == 300
     n = history.n_layers
     for _key, dock in window.docks.items():  # show every view, tabbed or not
@@ -45,22 +45,22 @@ def test_pause_step_and_reset(app, qtbot, window):
     window.speed.setValue(4)  # 20 steps a second
     window.start_training()
     qtbot.waitUntil(lambda: window.session.state == "running")
-    qtbot.waitUntil(lambda: window.session.info.history.step >= 5, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.run.history.step >= 5, timeout=10_000)
     window.toggle_training()
     qtbot.waitUntil(lambda: window.session.state == "paused")
     qtbot.wait(300)
-    held = window.session.info.history.step
+    held = window.session.run.history.step
     qtbot.wait(400)
-    assert window.session.info.history.step == held  # nothing trains while paused
+    assert window.session.run.history.step == held  # nothing trains while paused
     window.step_once()
-    qtbot.waitUntil(lambda: window.session.info.history.step == held + 1)
+    qtbot.waitUntil(lambda: window.session.run.history.step == held + 1)
     qtbot.wait(300)
-    assert window.session.info.history.step == held + 1  # exactly one
-    old = window.session.info.history
+    assert window.session.run.history.step == held + 1  # exactly one
+    old = window.session.run.history
     window.reset_training()
-    qtbot.waitUntil(lambda: window.session.info is not None
-                    and window.session.info.history is not old)
-    assert window.session.info.history.step == 0
+    qtbot.waitUntil(lambda: window.session.run is not None
+                    and window.session.run.history is not old)
+    assert window.session.run.history.step == 0
     window.speed.setValue(len(window.speed_values()) - 1)
 
 
@@ -73,9 +73,9 @@ def test_keyboard_space_starts_and_pauses(app, qtbot, window):
     qtbot.waitUntil(lambda: window.session.state == "running")
     qtbot.keyClick(window.diagram, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: window.session.state == "paused")
-    step = window.session.info.history.step
+    step = window.session.run.history.step
     qtbot.keyClick(window.diagram, Qt.Key.Key_N)
-    qtbot.waitUntil(lambda: window.session.info.history.step == step + 1)
+    qtbot.waitUntil(lambda: window.session.run.history.step == step + 1)
     window.speed.setValue(len(window.speed_values()) - 1)
 
 
@@ -85,11 +85,11 @@ def test_changing_the_config_while_training_rebuilds_cleanly(app, qtbot, window)
     window.start_training()
     qtbot.waitUntil(lambda: window.session.state == "running")
     window.builder.editors["depth"].setValue(7)
-    qtbot.waitUntil(lambda: window.session.info is not None
-                    and window.session.info.history.n_layers == 8, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.run is not None
+                    and window.session.run.history.n_layers == 8, timeout=10_000)
     assert window.session.state == "ready"
     assert window.views["heatmap"].layer_axis.count == 8
-    assert window.session.info.history.step == 0
+    assert window.session.run.history.step == 0
     window.speed.setValue(len(window.speed_values()) - 1)
 
 
@@ -97,7 +97,7 @@ def test_exploding_pauses_shows_nan_and_explains(app, qtbot, window):
     configure(app, window, get_preset("exploding").config)
     window.start_training()
     qtbot.waitUntil(lambda: window.session.state == "paused", timeout=20_000)
-    history = window.session.info.history
+    history = window.session.run.history
     assert history.first_nonfinite_step is not None
     headline = window.banner.headline.text()
     assert "NaN/Inf" in headline
@@ -142,11 +142,11 @@ def test_save_and_open_a_run(app, qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.session.state == "finished", timeout=30_000)
     path = tmp_path / "run.npz"
     assert window.save_run(str(path))
-    assert window.session.info.saved_to == str(path)
+    assert window.session.run.saved_to == str(path)
     window.open_run(str(path))  # read in a thread: the window goes on meanwhile
     assert "Opening run.npz" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: window.session.state == "viewing")
-    assert window.session.info.history.step == 120
+    assert window.session.run.history.step == 120
     assert window.builder.config().depth == SMALL.depth
     bad = tmp_path / "bad.npz"
     bad.write_text("not a run")
@@ -159,7 +159,7 @@ def test_save_and_open_a_run(app, qtbot, window, tmp_path):
     # Start trains the viewed config afresh.
     window.start_training()
     qtbot.waitUntil(lambda: window.session.state in ("running", "finished"), timeout=20_000)
-    assert window.session.info.live
+    assert window.session.run.live
 
 
 def test_export_views(app, qtbot, window, tmp_path):

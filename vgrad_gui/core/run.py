@@ -170,6 +170,11 @@ class Run:
     events: list[Event] = field(default_factory=list)
     boundaries: Snapshots = field(default_factory=Snapshots)
     version: int = 0
+    # Where a live run came from and how it is kept; not part of the run file.
+    device: str = ""
+    warnings: list[str] = field(default_factory=list)  # the budget's, for a slow network
+    saved_to: str | None = None
+    ended: bool = False  # trained here, but its trainer is gone (the process died)
 
     def __post_init__(self) -> None:
         self.label = _text(self.label, MAX_LABEL)
@@ -187,8 +192,10 @@ class Run:
                     **kwargs: Any) -> Run:
         """A new, empty run of ``config`` (its shape taken from the config's data set)."""
         input_dim, n_classes = shape_for(config)
+        kwargs.setdefault("input_dim", input_dim)
+        kwargs.setdefault("n_classes", n_classes)
         history = RunHistory(config, list(layer_names), inactive_kind)
-        return cls(history, input_dim=input_dim, n_classes=n_classes, config=config, **kwargs)
+        return cls(history, config=config, **kwargs)
 
     @classmethod
     def from_history(cls, history: RunHistory, **kwargs: Any) -> Run:
@@ -227,6 +234,21 @@ class Run:
     @property
     def is_2d(self) -> bool:
         return self.input_dim == 2
+
+    @property
+    def max_steps(self) -> int:
+        """Where the run will end (its config's steps; a run without one: its last step)."""
+        return self.config.steps if self.config is not None else max(1, self.step)
+
+    @property
+    def recorded_here(self) -> bool:
+        """Trained in this window (not opened from a file): it may need keeping."""
+        return self.source == "live"
+
+    @property
+    def live(self) -> bool:
+        """Its trainer can go on."""
+        return self.source == "live" and not self.ended
 
     # -- writing ----------------------------------------------------------------------------
     def append(self, block: RecordBlock) -> None:

@@ -12,7 +12,7 @@ import time
 from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication
 
-from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.run import Run
 from vgrad_gui.core.spec import Config
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.main_window import MainWindow
@@ -35,11 +35,14 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 
 def run_app(config: Config | None = None, preset: str | None = None, autostart: bool = False,
-            fullscreen: bool = False, run: RunHistory | None = None,
-            run_path: str | None = None) -> int:
+            fullscreen: bool = False, runs: list[Run] | None = None,
+            run_path: str | None = None, compare: list[Config] | None = None) -> int:
     launched = time.monotonic()
     app = make_app()
-    window = MainWindow(config=config, preset=preset, run=run, run_path=run_path)
+    if compare:
+        config = compare[0]
+    window = MainWindow(config=config, preset=preset, runs=runs, run_path=run_path,
+                        compare=compare)
     wakeup = _install_signal_handlers(app, window)
     if fullscreen:
         window.showFullScreen()
@@ -67,13 +70,13 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
         QTimer.singleShot(0, report)
 
         def report_training() -> None:
-            info = window.session.info
-            if info is not None and info.live and info.history.step > 0:
-                print(f"vgrad-gui: training, step {info.history.step}", file=sys.stderr,
+            run = window.session.run
+            if run is not None and run.live and run.history.step > 0:
+                print(f"vgrad-gui: training, step {run.history.step}", file=sys.stderr,
                       flush=True)
-                window.session.frame.disconnect(report_training)
+                window.clock.frame.disconnect(report_training)
 
-        window.session.frame.connect(report_training)
+        window.clock.frame.connect(report_training)
     code = app.exec()
     del wakeup
     return code or window.exit_code

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QStandardPaths, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from vgrad_gui.core.history import RunHistory
-from vgrad_gui.core.runfile import RunFileError, load_run, run_arrays, write_arrays
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.runfile import RunFileError, load_runs, runs_arrays, write_arrays
+from vgrad_gui.core.workspace import MAX_RUNS
 
 if TYPE_CHECKING:
     from vgrad_gui.qt.main_window import MainWindow
@@ -44,7 +45,7 @@ def _reason(exc: OSError) -> str:
 class RunFiles(QObject):
     """Owned by the main window; talks to the user through it."""
 
-    loaded = Signal(int, str, object, str)  # ticket, path, RunHistory or message, details
+    loaded = Signal(int, str, object, str)  # ticket, path(s), list of Runs or message, details
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -74,7 +75,7 @@ class RunFiles(QObject):
 
     # -- save -----------------------------------------------------------------------------
     def save_dialog(self) -> None:
-        info = self.window.session.info
+        info = self.window.session.run
         if info is None or info.history.step == 0:
             self.window.statusBar().showMessage("Nothing to save yet: train a few steps "
                                                 "first.", 4000)
@@ -87,21 +88,26 @@ class RunFiles(QObject):
         if path:
             self.save(path if path.endswith(".npz") else path + ".npz")
 
+    def _runs(self) -> list[Run]:
+        """What Save writes: the run, or every run of the comparison (one file)."""
+        return [r for r in self.window.session.workspace.runs if r.history.step > 0]
+
     def save(self, path: str) -> bool:
-        info = self.window.session.info
-        if info is None:
+        info = self.window.session.run
+        runs = self._runs()
+        if info is None or not runs:
             return False
         try:
-            write_arrays(run_arrays(info.history), path)
+            write_arrays(runs_arrays(runs), path)
         except OSError as exc:
             self.window.show_message("Could not save the run",
                                      f"{path}: {_reason(exc)}. Nothing was written; try "
                                      "another folder.")
             return False
         self.window.settings.setValue("last_dir", str(Path(path).parent))
-        self.window.session.mark_saved(path)
-        self.window.statusBar().showMessage(f"Saved {info.history.step:,} steps to {path}",
-                                            5000)
+        self.window.session.mark_saved(path, runs)
+        what = f"{info.history.step:,} steps" if len(runs) == 1 else f"{len(runs)} runs"
+        self.window.statusBar().showMessage(f"Saved {what} to {path}", 5000)
         return True
 
     # -- open -----------------------------------------------------------------------------
@@ -112,41 +118,57 @@ class RunFiles(QObject):
             self.open(path)
 
     def open(self, path: str) -> None:
-        """Read ``path`` in a thread; the run is shown (or the problem said) when it is read.
+        """Read ``path`` in a thread; its runs are shown (or the problem said) when read.
         Opening another file first forgets this one."""
+        self.open_many([path])
+
+    def open_many(self, paths: list[str]) -> None:
+        """Read one to four run files (or one saved comparison) and show them side by
+        side."""
+        if not paths:
+            return
         self._ticket += 1
         ticket = self._ticket
-        self.loading = path
-        self.window.statusBar().showMessage(f"Opening {Path(path).name}…")
+        self.loading = paths[0]
+        names = ", ".join(Path(p).name for p in paths[:MAX_RUNS])
+        self.window.statusBar().showMessage(f"Opening {names}…")
         self._threads = [t for t in self._threads if t.is_alive()]
-        thread = threading.Thread(target=self._read, args=(ticket, path), daemon=True,
+        thread = threading.Thread(target=self._read, args=(ticket, list(paths)), daemon=True,
                                   name="vgrad-open-run")
         self._threads.append(thread)
         thread.start()
 
-    def _read(self, ticket: int, path: str) -> None:
+    def _read(self, ticket: int, paths: list[str]) -> None:
         # In the thread: every outcome goes back as a signal, queued to the GUI thread.
-        try:
-            history: Any = load_run(path)
-            details = ""
-        except RunFileError as exc:
-            history, details = str(exc), ""
-        except Exception as exc:  # a loader bug must become a message, never a crash
-            history = f"{path}: could not be read ({type(exc).__name__}: {exc})"
-            details = traceback.format_exc()
+        runs: list[Run] = []
+        result: Any = runs
+        details = ""
+        for path in paths:
+            try:
+                runs += load_runs(path)
+            except RunFileError as exc:
+                result = str(exc)
+                break
+            except Exception as exc:  # a loader bug must become a message, never a crash
+                result = f"{path}: could not be read ({type(exc).__name__}: {exc})"
+                details = traceback.format_exc()
+                break
+        if isinstance(result, list) and len(runs) > MAX_RUNS:
+            result = (f"{len(runs)} runs in {len(paths)} files: a comparison shows at most "
+                      f"{MAX_RUNS}; open fewer files")
         with contextlib.suppress(RuntimeError):  # the window closed while reading
-            self.loaded.emit(ticket, path, history, details)
+            self.loaded.emit(ticket, paths[0], result, details)
 
     def _loaded(self, ticket: int, path: str, result: object, details: str) -> None:
         if ticket != self._ticket:
             return  # another file was opened since
         self.loading = None
         self.window.statusBar().clearMessage()
-        if not isinstance(result, RunHistory):
+        if not isinstance(result, list):
             self.window.show_message("Could not open the run", str(result)[:2000], details)
             return
         self.window.settings.setValue("last_dir", str(Path(path).parent))
-        self.window.show_run(result, path)
+        self.window.show_runs(result, path)
 
     def wait(self, timeout: float = 5.0) -> None:
         """Let a read in progress finish (on close, and in tests)."""
@@ -157,8 +179,10 @@ class RunFiles(QObject):
     def autosave(self) -> Autosaved | None:
         """Keep the run recorded here (not one opened from a file) unless it is saved
         already: in the autosave folder, else in the temporary folder. None: nothing to keep."""
-        info = self.window.session.info
-        if info is None or not info.recorded_here or info.history.step == 0 or info.saved_to:
+        info = self.window.session.run
+        runs = self._runs()
+        if info is None or not runs or not any(r.recorded_here and not r.saved_to
+                                               for r in runs):
             return None
         result = Autosaved(info.history.step)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -167,14 +191,14 @@ class RunFiles(QObject):
             path = folder / f"run-{stamp}-{info.history.step}steps.npz"
             try:
                 if arrays is None:
-                    arrays = run_arrays(info.history)
+                    arrays = runs_arrays(runs)
                 folder.mkdir(parents=True, exist_ok=True)
                 write_arrays(arrays, path, compress=False)
             except OSError as exc:
                 result.failed.append((folder, _reason(exc)))
                 continue
             result.path = path
-            self.window.session.mark_saved(path)
+            self.window.session.mark_saved(path, runs)
             _prune(folder)
             break
         return result
@@ -187,7 +211,7 @@ class RunFiles(QObject):
             what += (" It was killed (SIGKILL), which is what the system does when memory "
                      "runs out: a smaller network may fit.")
         again = "Press Start to train this configuration afresh."
-        info = self.window.session.info
+        info = self.window.session.run
         if kept is None:  # nothing new to keep: recorded nothing, or saved already
             steps = info.history.step if info is not None else 0
             where = f" (saved to {info.saved_to})" if info is not None and info.saved_to else ""

@@ -51,7 +51,7 @@ class StatusFields:
         bar.addWidget(self.grad, 1)
         self.device.setFixedWidth(self.device.fontMetrics().horizontalAdvance("cuda:0") + 24)
         bar.addPermanentWidget(self.device)
-        self._version = -1
+        self._version: tuple[int, ...] = ()
 
     def show_state(self, state: str) -> None:
         self.state.setText(STATE_TEXT.get(state, state))
@@ -65,15 +65,16 @@ class StatusFields:
 
     def frame(self, index: int) -> None:
         """At 5 Hz, when the data changed."""
-        if index % 12 == 11 and self._version != self.session.version:
-            self._version = self.session.version
+        version = self.session.workspace.data_version()
+        if index % 12 == 11 and self._version != version:
+            self._version = version
             self.update()
 
     def update(self) -> None:
-        info = self.session.info
-        if info is None:
+        run = self.session.run
+        if run is None:
             return
-        h = info.history
+        h = run.history
         self.step.setText(f"step {h.step:,}")
         rate = self.session.rate if self.session.state == "running" else 0.0
         self.rate.setText(f"{rate:,.0f} steps/s" if rate else "")

@@ -28,6 +28,9 @@ NONFINITE = "#19e6ff"  # NaN / Inf: cyan, which neither colour map contains
 # No gradient at all (exactly 0, also float32 underflow): a cold grey-blue, darker than any
 # live layer's colour and unlike cyan, so a dead or underflowed layer never reads as NaN.
 ZERO = "#5b6b8c"
+# Runs A-D in compare mode (Okabe-Ito: told apart with every common colour-vision deficiency;
+# none is the heatmap's cyan NaN or the banner's red/green).
+RUN_COLOURS = ("#56B4E9", "#E69F00", "#CC79A7", "#F0E442")
 ZERO_LEGEND = "grey-blue = no gradient (exactly 0)"
 NONFINITE_LEGEND = "cyan = NaN/Inf"
 NO_DATA = (0, 0, 0, 0)

@@ -7,9 +7,11 @@ import re
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout
 
 from vgrad_gui.core.diagnose import Finding, diagnose
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import View
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 from vgrad_gui.qt.text import PaintedText
 
 
@@ -26,8 +28,8 @@ class DiagnosisBanner(View):
     title = "Diagnosis"
     every, phase = 20, 7  # 3 Hz: words need time to be read
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.setMinimumSize(200, 40)
         self.frame = QFrame()
         self.frame.setObjectName("banner")
@@ -50,6 +52,7 @@ class DiagnosisBanner(View):
         self.override: str | None = None
         self._severity = ""
         self._headline_lines = 2
+        self.compact = False
         self.update_fonts()
         self._paint("ok", self.headline.text(), "")
 
@@ -60,7 +63,14 @@ class DiagnosisBanner(View):
         self.icon.setFont(theme.font(1.5, bold=True))
         self.headline.update_font()
         self.details.update_font()
-        self.setFixedHeight(self.headline.height() + self.details.height() + 22)
+        details = 0 if self.compact else self.details.height()
+        self.setFixedHeight(self.headline.height() + details + 22)
+
+    def set_compact(self, on: bool) -> None:
+        """Headline only (the details in the tooltip): four runs in a grid on a projector."""
+        self.compact = on
+        self.details.setVisible(not on)
+        self.update_fonts()
 
     def resizeEvent(self, event) -> None:
         # A narrow window (a 1280-pixel projector) gets a third line for the headline; the
@@ -72,24 +82,24 @@ class DiagnosisBanner(View):
             self.headline.set_lines(lines)
             self.update_fonts()
 
-    def _on_run(self, info: RunInfo) -> None:
+    def new_runs(self, runs: tuple[Run, ...]) -> None:
         # At once, not at the deferred rebuild: a message set right after a new run
         # starts (NaN at step 3) must not be wiped by the rebuild a few frames later.
         self.override = None
-        super()._on_run(info)
+        super().new_runs(runs)
 
-    def on_run(self, info: RunInfo) -> None:
+    def on_run(self, run: Run) -> None:
         self.findings = []
         if self.override is not None:
             return
-        warnings = info.extra.get("warnings") or []
-        if info.live and warnings:
+        warnings = run.warnings
+        if run.live and warnings:
             hint = "Press Start (Space) to train, or N for one step."
             self._paint("warning", warnings[0], "\n".join([*warnings[1:2], hint]))
-        elif info.live:
+        elif run.live:
             self._paint("ok", "Press Start (Space) to train, or N for one step.", "")
         else:
-            self._paint("ok", f"Viewing a saved run ({info.history.step:,} steps).",
+            self._paint("ok", f"Viewing a saved run ({run.history.step:,} steps).",
                         "Press Start to train this configuration afresh.")
 
     def set_message(self, severity: str, headline: str, details: str = "") -> None:
@@ -98,9 +108,9 @@ class DiagnosisBanner(View):
         self._paint(severity, headline, details)
 
     def refresh(self) -> None:
-        if self.info is None or self.override is not None:
+        if self.run is None or self.override is not None:
             return
-        findings = diagnose(self.info.history)
+        findings = diagnose(self.run.history, self.workspace.cursor.step_for(self.run))
         if not findings or findings == self.findings:
             return
         self.findings = findings

@@ -1,9 +1,10 @@
-"""What every view shares: it follows a session, redraws only when shown and when its data
-changed, on its own share of the display frames, and reports its paints for latency
-measurement."""
+"""What every view shares: it follows the runs of a workspace, redraws only when shown and
+when its data changed, on its own share of the app's frames, and reports its paints for the
+latency measurement."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -11,58 +12,112 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Change, Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event, report_once
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 
 class View(QWidget):
-    """A live view. Subclasses implement ``on_run`` (a new run: rebuild) and ``refresh``
-    (draw the history's current state).
+    """A view of runs. Subclasses implement ``on_run`` (a new run: rebuild) and ``refresh``
+    (draw the run's current state); a view of several runs (``multi``) implements
+    ``on_runs`` instead of ``on_run``.
 
-    The session ticks 60 times a second. A view draws on every ``every``-th tick at most, on
-    the ticks where ``index % every == phase``, and only when something changed and it is
-    shown. The phases spread the views over the ticks, so that no single frame paints them
-    all: each paint is a few milliseconds, and all of them at once would stall the event
-    loop past 50 ms.
+    A view shows the run at ``position`` in its workspace (A is 0), or every run when
+    ``multi``. It never talks to a trainer: runs change under it (the session fills them) and
+    it draws them at its turn. The clock ticks 60 times a second; a view draws on every
+    ``every``-th tick at most, on the ticks where ``index % every == phase``, and only when
+    something changed and it is shown. The phases spread the views over the ticks, so that no
+    single frame paints them all: each paint is a few milliseconds, and all of them at once
+    would stall the event loop past 50 ms.
     """
 
     title = "View"
     every = 2  # 30 Hz
     phase = 0
+    multi = False
 
-    def __init__(self, session: TrainingSession, parent: QWidget | None = None) -> None:
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
-        self.info: RunInfo | None = None
-        self._next_run: RunInfo | None = None
-        self._seen = -1  # the session's data version drawn last
-        session.runChanged.connect(self._on_run)
-        session.frame.connect(self._on_frame)
+        self.workspace = workspace
+        self.clock = clock
+        self.position = position
+        self.runs: tuple[Run, ...] = ()
+        self._pending: tuple[Run, ...] | None = None
+        self._seen: tuple[int, ...] | None = None  # the data version drawn last
+        workspace.connect(self._workspace_changed)
+        clock.frame.connect(self._on_frame)
         self.setMinimumSize(160, 120)
+        self._pending = self.wanted_runs()
 
-    def _on_run(self, info: RunInfo) -> None:
-        # Rebuilt at this view's next turn, like a redraw: rebuilding every view at once
-        # would repaint the whole window in one go.
-        self._next_run = info
+    @property
+    def run(self) -> Run | None:
+        """The run this view shows (the first, for a view of several)."""
+        return self.runs[0] if self.runs else None
+
+    def release(self) -> None:
+        """Stop following the workspace (before this view is thrown away)."""
+        self._release(self.workspace, self.clock)
+
+    def _release(self, workspace: Workspace, clock: FrameClock) -> None:
+        workspace.disconnect(self._workspace_changed)
+        with contextlib.suppress(RuntimeError, TypeError, SystemError):
+            clock.frame.disconnect(self._on_frame)
+
+    def follow_position(self, position: int) -> None:
+        """Show the run at ``position`` from now on (a dock follows the run being edited)."""
+        if position != self.position:
+            self.position = position
+            self._take_runs()
+
+    def wanted_runs(self) -> tuple[Run, ...]:
+        runs = self.workspace.runs
+        if self.multi:
+            return runs
+        return (runs[self.position],) if self.position < len(runs) else ()
+
+    def _workspace_changed(self, change: Change) -> None:
+        if change.kind in ("added", "removed", "replaced"):
+            self._take_runs()
+        else:
+            self.mark_dirty()
+
+    def _take_runs(self) -> None:
+        wanted = self.wanted_runs()
+        if wanted != (self._pending if self._pending is not None else self.runs):
+            self.new_runs(wanted)
+
+    def new_runs(self, runs: tuple[Run, ...]) -> None:
+        """Other runs to show. Rebuilt at this view's next turn, like a redraw: rebuilding
+        every view at once would repaint the whole window in one go."""
+        self._pending = runs
         self.mark_dirty()
 
     def mark_dirty(self) -> None:
-        """Draw at this view's next turn even if the history did not change."""
-        self._seen = -1
+        """Draw at this view's next turn even if the runs did not change."""
+        self._seen = None
+
+    def data_version(self) -> tuple[int, ...]:
+        return (self.workspace.version, *(r.version for r in self.runs))
 
     def _on_frame(self, index: int) -> None:
-        if self._seen == self.session.version or index % self.every != self.phase % self.every:
+        if index % self.every != self.phase % self.every:
             return
-        if self._next_run is not None:
+        if self._pending is not None:
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
-            info = self.info = self._next_run
-            self._next_run = None
-            self._contained("on_run", lambda: self.on_run(info))
+            runs = self.runs = self._pending
+            self._pending = None
+            self._seen = None
+            self._contained("on_run", lambda: self.on_runs(runs))
             return
-        if self.info is None or not self.is_shown():
+        if not self.runs or not self.is_shown():
             return
-        self._seen = self.session.version
+        version = self.data_version()
+        if version == self._seen:
+            return
+        self._seen = version
         self._contained("refresh", self.refresh)
 
     def _contained(self, what: str, call: Callable[[], object]) -> None:
@@ -90,8 +145,17 @@ class View(QWidget):
         (visibleRegion() would not do: children that cover a view empty its region.)"""
         return self.isVisible() and not self.window().isMinimized()
 
-    def on_run(self, info: RunInfo) -> None:
+    def on_runs(self, runs: tuple[Run, ...]) -> None:
+        if runs:
+            self.on_run(runs[0])
+        else:
+            self.clear()
+
+    def on_run(self, run: Run) -> None:
         raise NotImplementedError
+
+    def clear(self) -> None:
+        """No run to show (the one this view followed was removed)."""
 
     def refresh(self) -> None:
         raise NotImplementedError
@@ -100,8 +164,9 @@ class View(QWidget):
 class PlotView(View):
     """A view holding one pyqtgraph plot, themed and with readable axes."""
 
-    def __init__(self, session: TrainingSession, parent: QWidget | None = None) -> None:
-        super().__init__(session, parent)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(workspace, clock, position, parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
@@ -110,7 +175,7 @@ class PlotView(View):
         self.note.setWordWrap(True)
         self.note.hide()
         self._note_before_failure: str | None = None
-        self.graphics = TimedGraphicsLayoutWidget(session)
+        self.graphics = TimedGraphicsLayoutWidget(clock)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.note)
 
@@ -145,15 +210,15 @@ class GuardedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
 
 
 class TimedGraphicsLayoutWidget(GuardedGraphicsLayoutWidget):
-    """Tells the session when it has painted (for the step-to-pixel latency figure)."""
+    """Tells the clock when it has painted (for the step-to-pixel latency figure)."""
 
-    def __init__(self, session: TrainingSession) -> None:
+    def __init__(self, clock: FrameClock) -> None:
         super().__init__()
-        self._session = session
+        self._clock = clock
 
     def paintEvent(self, ev: QPaintEvent) -> None:
         super().paintEvent(ev)
-        self._session.painted()
+        self._clock.painted()
 
 
 def style_plot(plot: pg.PlotItem) -> None:

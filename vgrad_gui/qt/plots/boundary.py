@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QStackedLayout, QWidget
 
-from vgrad_gui.core import worker as w
+from vgrad_gui.core.run import Run, Snapshot
+from vgrad_gui.core.workspace import Workspace
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import (
     GuardedGraphicsLayoutWidget,
     View,
     no_data_label,
     style_plot,
 )
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 CLASS_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
@@ -27,9 +28,10 @@ CLASS_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00
 class BoundaryView(View):
     title = "Decision boundary"
     every, phase = 6, 3  # 10 Hz at most; the grid itself arrives twice a second
+    wanted = Signal(bool)  # shown or hidden: the trainer computes the grid only when shown
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.stack = QStackedLayout(self)
         self.graphics = GuardedGraphicsLayoutWidget()
         self.plot = self.graphics.addPlot()
@@ -53,48 +55,41 @@ class BoundaryView(View):
         holder = QWidget()
         QStackedLayout(holder).addWidget(self.message)
         self.stack.addWidget(holder)
-        self.latest: w.Boundary | None = None
-        self._drawn: w.Boundary | None = None
+        self._drawn: Snapshot | None = None
         self.class_rgb = np.array([(QColor(c).red(), QColor(c).green(), QColor(c).blue())
                                    for c in CLASS_COLOURS], np.float32)
-        session.boundaryChanged.connect(self._boundary)
         self.setToolTip("What the network predicts at every point of the plane (colour = "
                         "class, faint = unsure), with the training points on top.")
 
-    def _on_run(self, info: RunInfo) -> None:
-        # At once, not at the deferred rebuild: the old run's picture is gone, and the new
-        # run's first boundary (it may arrive before the rebuild) is kept.
-        self.latest = None
-        super()._on_run(info)
-
-    def on_run(self, info: RunInfo) -> None:
+    def on_run(self, run: Run) -> None:
         self._drawn = None
         self.image.clear()
         self.caption.setText("")  # not the last run's "step 86" (issue 11)
-        if info.extent is None or info.points is None or info.labels is None:
+        data = run.data
+        if data is None:
             for item in self.points:
                 item.clear()
-            why = ("Not available for a saved run." if not info.live else
-                   f"The decision boundary needs a 2-D data set; {info.config.dataset} has "
-                   f"{info.input_dim} inputs.")
+            dataset = run.config.dataset if run.config is not None else "this data set"
+            why = (f"The decision boundary needs a 2-D data set; {dataset} has "
+                   f"{run.input_dim} inputs." if not run.is_2d else
+                   "This run file holds no data sample (saved by an older vgrad-gui).")
             self.message.setText(why)
             self.stack.setCurrentIndex(1)
             return
         self.stack.setCurrentIndex(0)
-        classes = info.labels % len(CLASS_COLOURS)
+        classes = data.labels % len(CLASS_COLOURS)
         for c, item in enumerate(self.points):
-            item.setData(pos=info.points[classes == c])
-        x0, x1, y0, y1 = info.extent
+            item.setData(pos=data.points[classes == c])
+        x0, x1, y0, y1 = data.extent
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         self.caption.setPos(x0, y1)
 
-    def _boundary(self, b: w.Boundary) -> None:
-        self.latest = b
-        self.mark_dirty()
-
     def refresh(self) -> None:
-        b, info = self.latest, self.info
-        if b is None or info is None or info.extent is None or b is self._drawn:
+        info = self.run
+        if info is None or info.data is None:
+            return
+        b = info.boundary_at(self.workspace.cursor.step_for(info))
+        if b is None or b is self._drawn:
             return
         self._drawn = b
         base = self.class_rgb[b.classes % len(self.class_rgb)]
@@ -104,14 +99,14 @@ class BoundaryView(View):
         bg = np.array([17, 19, 24], np.float32)
         rgb = bg + (base - bg) * (0.25 + 0.45 * t)
         self.image.setImage(rgb.astype(np.uint8), levels=(0, 255))
-        x0, x1, y0, y1 = info.extent
+        x0, x1, y0, y1 = info.data.extent
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.caption.setText(f"step {b.step:,}")
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.session.set_boundary(True)
+        self.wanted.emit(True)
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
-        self.session.set_boundary(False)
+        self.wanted.emit(False)

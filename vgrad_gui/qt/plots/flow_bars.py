@@ -10,10 +10,12 @@ import numpy as np
 import pyqtgraph as pg
 
 from vgrad_gui.core import readings
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
 from vgrad_gui.qt.plots.heatmap import LayerAxis
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 FLOOR_HEIGHT = 0.25  # decades: a layer with no gradient is a stub on the floor, not nothing
 # No outline: pyqtgraph draws a white one when none is given, and on 200 thin bars the
@@ -23,11 +25,15 @@ MARK_EACH = 20  # up to this many layers, a "0" over each stub; beyond, one labe
 
 
 class FlowBarsView(PlotView):
+    """One run: a bar per layer in the depth colours. Compare mode: the runs' bars side by
+    side at each layer, in the runs' colours (grouped per layer)."""
+
     title = "Gradient flow"
     every, phase = 2, 1  # 30 Hz, on the frames the gradient lines skip
+    multi = True
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.layer_axis = LayerAxis("bottom")
         self.plot = self.add_plot(axisItems={"left": DecadeAxis("left"),
                                              "bottom": self.layer_axis})
@@ -57,6 +63,7 @@ class FlowBarsView(PlotView):
         self.reading: readings.GradReading | None = None
         self.values: list[str] = []  # each bar's value as printed (readings.norm_label)
         self._y_range: tuple[float, float] | None = None
+        self.group_bars: list[pg.BarGraphItem] = []
         self.show_note(f"{theme.ZERO_LEGEND}, a stub marked 0  ·  {theme.NONFINITE_LEGEND}")
         self.setToolTip("The current gradient norm of each layer (the median of the last "
                         f"{readings.WINDOW} steps), on a log scale; the dashed line is the "
@@ -64,8 +71,34 @@ class FlowBarsView(PlotView):
                         "learn. A grey-blue stub marked 0: no gradient at all (exactly 0, or "
                         "below float32's smallest number); cyan full height: NaN or infinite.")
 
-    def on_run(self, info: RunInfo) -> None:
-        n = info.history.n_layers
+    def on_runs(self, runs: tuple[Run, ...]) -> None:
+        for item in self.group_bars:
+            self.plot.removeItem(item)
+        self.group_bars = []
+        if len(runs) > 1:
+            n = max(r.history.n_layers for r in runs)
+            width = 0.84 / len(runs)
+            for k, run in enumerate(runs):
+                colour = theme.RUN_COLOURS[self.workspace.slot(run.run_id)
+                                           % len(theme.RUN_COLOURS)]
+                item = pg.BarGraphItem(x=[], height=[], width=width, brush=pg.mkBrush(colour),
+                                       pen=NO_PEN)
+                item.offset = -0.42 + width * (k + 0.5)
+                self.plot.addItem(item)
+                self.group_bars.append(item)
+        super().on_runs(runs[:1])
+        self.bars.setVisible(len(runs) <= 1)
+        if len(runs) > 1:
+            self.layer_axis.configure(n)
+            self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
+            self.show_note("Each layer: one bar per run, in the run's colour (A, B, …); "
+                           f"{theme.ZERO_LEGEND} shows as a stub.")
+        else:
+            self.show_note(f"{theme.ZERO_LEGEND}, a stub marked 0  ·  "
+                           f"{theme.NONFINITE_LEGEND}")
+
+    def on_run(self, run: Run) -> None:
+        n = run.history.n_layers
         self.layer_axis.configure(n)
         self.colours = [pg.mkBrush(c) for c in theme.depth_colours(n)]
         self._empty(n)
@@ -88,9 +121,12 @@ class FlowBarsView(PlotView):
         return self.bars.opts["brushes"][i]
 
     def refresh(self) -> None:
-        if self.info is None:
+        if self.run is None:
             return
-        h = self.info.history
+        if self.group_bars:
+            self._refresh_grouped()
+            return
+        h = self.run.history
         n = h.n_layers
         reading = readings.grad_reading(h)
         if reading is None or len(reading.norms) != n or len(self.colours) != n:
@@ -126,6 +162,45 @@ class FlowBarsView(PlotView):
             self.reference.show()
         else:
             self.reference.hide()
+
+    def _refresh_grouped(self) -> None:
+        """Each run's bars at its layers; a layer with no gradient a stub, a NaN one full
+        height (as for one run; the marks are left out, the colours being the runs')."""
+        found = []
+        for run in self.runs:
+            reading = readings.grad_reading(run.history, self.workspace.cursor.step_for(run)
+                                            or None)
+            found.append(reading)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs_all = [np.log10(r.norms) for r in found if r is not None]
+        finite = np.concatenate([v[np.isfinite(v)] for v in logs_all]) if logs_all else \
+            np.empty(0)
+        lo = math.floor(min(float(finite.min()), -1.0)) - 1 if finite.size else -8
+        hi = math.ceil(max(float(finite.max()), 0.0)) + 1 if finite.size else 1
+        n = max(r.history.n_layers for r in self.runs)
+        if self._y_range is None or lo < self._y_range[0] or hi > self._y_range[1]:
+            self._y_range = (lo, hi)
+            self.plot.setRange(xRange=(0, n), yRange=(lo, hi), padding=0)
+        base, top = self._y_range
+        stub = max(FLOOR_HEIGHT, 0.03 * (top - base))
+        for item, reading in zip(self.group_bars, found, strict=False):
+            if reading is None:
+                item.setOpts(x=[], height=[], y0=[])
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.log10(reading.norms)
+            ok = np.isfinite(logs)
+            zero = np.array([c in (readings.ZERO, readings.UNDERFLOW)
+                             for c in reading.classes])
+            heights = np.where(ok, logs - base, 0.0)
+            heights[zero] = stub
+            heights[np.array([c == readings.NONFINITE for c in reading.classes])] = top - base
+            m = len(heights)
+            item.setOpts(x=np.arange(m) + 0.5 + item.offset, height=heights,
+                         y0=np.full(m, base))
+        self.reference.hide()
+        self.marks.setData([], [])
+        self.zero_label.hide()
 
     def _mark(self, x: np.ndarray, zero: np.ndarray, bad: np.ndarray, base: float,
               top: float, stub: float) -> None:

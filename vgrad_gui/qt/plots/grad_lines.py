@@ -13,10 +13,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF
 
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
 
@@ -32,8 +34,8 @@ def pick_layers(n: int, most: int = MAX_CURVES) -> list[int]:
 class GradientLinesView(PlotView):
     title = "Gradient norm per layer"
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.plot = self.add_plot(axisItems={"left": DecadeAxis("left")})
         set_axis_label(self.plot, "bottom", "step")
         set_axis_label(self.plot, "left", "‖∇W‖")  # the dock title names it; longer was cut off
@@ -83,9 +85,9 @@ class GradientLinesView(PlotView):
                         "the input, yellow at the output.\nHover for values; scroll to zoom; "
                         "double-click to follow the run again.")
 
-    def on_run(self, info: RunInfo) -> None:
+    def on_run(self, run: Run) -> None:
         self.legend.clear()
-        names = info.history.layer_names
+        names = run.history.layer_names
         n = len(names)
         self.layers = pick_layers(n)
         colours = theme.depth_colours(n)
@@ -111,7 +113,7 @@ class GradientLinesView(PlotView):
             curve.show()
             if i in legend_at:
                 self.legend.addItem(curve, names[i])
-        self.bins = Decimator(info.history.steps, info.history.cols("steps", "grad_norm"))
+        self.bins = Decimator(run.history.steps, run.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
         # Not the last run's steps while the new one has none (a reset).
@@ -184,9 +186,9 @@ class GradientLinesView(PlotView):
         if hi - lo < 2:
             lo -= 1
             hi += 1
-        assert self.info is not None
+        assert self.run is not None
         old = self._range
-        end = step_axis_end(old[1] if old else 0.0, float(x[-1]), self.info.config.steps)
+        end = step_axis_end(old[1] if old else 0.0, float(x[-1]), self.run.max_steps)
         if old is None or end is not None or lo < old[2] or hi > old[3]:
             rng = (0.0, end if end is not None else old[1] if old else 10.0, float(lo),
                    float(hi))
@@ -210,7 +212,7 @@ class GradientLinesView(PlotView):
 
     def _moved(self, args: tuple[QPointF]) -> None:
         pos = args[0]
-        if self._logs is None or self._x is None or self.info is None or not len(self._x):
+        if self._logs is None or self._x is None or self.run is None or not len(self._x):
             return
         if not self.plot.sceneBoundingRect().contains(pos):
             self.hover.hide()
@@ -224,7 +226,7 @@ class GradientLinesView(PlotView):
             return
         j = int(np.nanargmin(np.where(finite, np.abs(column - p.y()), np.nan)))
         layer = self.layers[j]
-        name = self.info.history.layer_names[layer]
+        name = self.run.history.layer_names[layer]
         value = 10 ** column[j]
         self.hover.setText(f"{name}\nstep {self._x[i]:,.0f}\n‖∇W‖ = {theme.format_value(value)}"
                            + ("" if len(self._x) < 2 or self._x[1] - self._x[0] <= 1.5

@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
 from vgrad_gui.qt.plots.heatmap import LayerAxis
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 RULE_OF_THUMB = -3.0  # log10 of the update/weight ratio that trains well
 
@@ -18,8 +20,8 @@ class HealthView(PlotView):
     title = "Activation health and update ratio"
     every, phase = 12, 4  # 5 Hz: its statistics arrive every 100 steps
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self._ratio_range: tuple[float, float] | None = None
         self.axes = [LayerAxis("bottom") for _ in range(3)]
         self.inactive = self.add_plot(row=0, col=0, axisItems={"bottom": self.axes[0]})
@@ -72,18 +74,18 @@ class HealthView(PlotView):
                         "far below it barely learns; a grey-blue square on the floor: exactly 0, "
                         "the weights never changed; cyan ▲: NaN/Inf.")
 
-    def on_run(self, info: RunInfo) -> None:
-        n = info.history.n_layers
+    def on_run(self, run: Run) -> None:
+        n = run.history.n_layers
         self.axes[0].configure(n - 1, with_output=False)
         self.axes[1].configure(n - 1, with_output=False)
         self.axes[2].configure(n)
         self.inactive.setXRange(0, n - 1, padding=0.02)
         self.acts.setXRange(0, n - 1, padding=0.02)
         self.ratio.setXRange(0, n, padding=0.02)
-        kind = info.inactive_kind
+        kind = run.inactive_kind
         self.inactive_title.setText({"saturated": "saturated units",
                                      "dead": "dead units (ReLU)"}.get(
-            kind, f"no saturation test for {info.config.activation}"))
+            kind, f"no saturation test for {run.history.config.activation}"))
         self.inactive_title.setPos(0, 1)
         self.inactive_bars.setOpts(x=[], height=[])
         self.means.setData([], [])
@@ -95,9 +97,9 @@ class HealthView(PlotView):
         self._ratio_range = None
 
     def refresh(self) -> None:
-        if self.info is None:
+        if self.run is None:
             return
-        h = self.info.history
+        h = self.run.history
         frac = h.latest("probes", "inactive_fraction")
         if frac is None:
             return

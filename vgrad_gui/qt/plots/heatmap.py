@@ -11,7 +11,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
 from vgrad_gui.core.history import AlignedBins
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import (
     DecadeAxis,
     PlotView,
@@ -19,7 +22,6 @@ from vgrad_gui.qt.plots.base import (
     step_axis_end,
     style_plot,
 )
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 
 class LayerAxis(pg.AxisItem):
@@ -61,8 +63,8 @@ class HeatmapView(PlotView):
     title = "Layer × step heatmap"
     every = 1  # every frame: it costs ~2 ms and is the first place a new step shows
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.layer_axis = LayerAxis("left")
         self.plot = self.add_plot(axisItems={"left": self.layer_axis})
         self.plot.showGrid(x=False, y=False)
@@ -99,17 +101,23 @@ class HeatmapView(PlotView):
                         "dark; grey-blue: exactly 0 (no gradient, or below float32's "
                         "smallest number); cyan: NaN or infinite.")
 
-    def on_run(self, info: RunInfo) -> None:
-        n = info.history.n_layers
+    def compact(self) -> None:
+        """For a run's panel in compare mode: no legend note (the heatmap dock has it) and a
+        short axis label, so the picture gets the room."""
+        self.show_note("")
+        set_axis_label(self.plot, "left", "layer")
+
+    def on_run(self, run: Run) -> None:
+        n = run.history.n_layers
         self.layer_axis.configure(n)
-        self.bins = AlignedBins(info.history.steps, info.history.cols("steps", "grad_norm"))
+        self.bins = AlignedBins(run.history.steps, run.history.cols("steps", "grad_norm"))
         self.image.clear()
         self.plot.setRange(xRange=(0, 10), yRange=(0, n), padding=0)
 
     def refresh(self) -> None:
-        if self.bins is None or self.info is None:
+        if self.bins is None or self.run is None:
             return
-        n = self.info.history.n_layers
+        n = self.run.history.n_layers
         width = max(100, int(self.plot.vb.width()))
         b = self.bins.get(width)
         if not len(b.x):
@@ -126,7 +134,7 @@ class HeatmapView(PlotView):
         img[:, cols] = theme.heat_indices(logs).T
         self.image.setImage(img, levels=(0, 255), lut=self.lut, autoLevels=False)
         self.image.setRect(QRectF(0, 0, ncols * w, n))
-        end = step_axis_end(self.plot.vb.viewRange()[0][1], self.info.history.step,
-                            self.info.config.steps)
+        end = step_axis_end(self.plot.vb.viewRange()[0][1], self.run.history.step,
+                            self.run.max_steps)
         if end is not None:
             self.plot.setRange(xRange=(0, end), yRange=(0, n), padding=0)

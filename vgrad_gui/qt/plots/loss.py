@@ -5,21 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 TRAIN = "#4cc2ff"
 TEST = "#ffb84d"
 
 
 class LossView(PlotView):
+    """One run: training loss and accuracy (mean and min-max band) and the held-out set's.
+    Compare mode: every run's training loss and test accuracy overlaid, in the runs' colours."""
+
     title = "Loss and accuracy"
     every, phase = 6, 2  # 10 Hz
+    multi = True
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.loss_plot = self.add_plot(row=0, col=0)
         self.acc_plot = self.add_plot(row=1, col=0)
         set_axis_label(self.loss_plot, "left", "loss")
@@ -48,6 +54,9 @@ class LossView(PlotView):
         for plot in (self.loss_plot, self.acc_plot):
             plot.vb.sigRangeChangedManually.connect(self._zoomed)
         self.bins: dict[str, Decimator] = {}
+        self.overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self.overlay_bins: list[tuple[Decimator, Decimator, pg.PlotDataItem,
+                                      pg.PlotDataItem]] = []
         self.setToolTip("Training loss and accuracy (blue: averaged over the batches of each "
                         "span of steps) and on the held-out test set (orange, every 100 "
                         "steps); the faint band spans each span's min and max.\nVanishing "
@@ -55,8 +64,36 @@ class LossView(PlotView):
                         "zoomed steps are re-binned); double-click to follow the run again.")
         self.loss_plot.scene().sigMouseClicked.connect(self._clicked)
 
-    def on_run(self, info: RunInfo) -> None:
-        h = info.history
+    def on_runs(self, runs: tuple[Run, ...]) -> None:
+        for plot, item in self.overlays:
+            plot.removeItem(item)
+            if plot.legend is not None:
+                plot.legend.removeItem(item)
+        self.overlays = []
+        self.overlay_bins = []
+        comparing = len(runs) > 1
+        for item in (self.train_loss, self.test_loss, self.train_acc, self.test_acc,
+                     self.loss_band, self.acc_band):
+            item.setVisible(not comparing)
+        if comparing:
+            for run in runs:
+                colour = theme.RUN_COLOURS[self.workspace.slot(run.run_id)
+                                           % len(theme.RUN_COLOURS)]
+                letter = self.workspace.letter(run.run_id)
+                loss = self.loss_plot.plot(pen=pg.mkPen(colour, width=2),
+                                           name=f"{letter} train", antialias=False)
+                acc = self.acc_plot.plot(pen=pg.mkPen(colour, width=2), antialias=False,
+                                         symbol="o", symbolSize=5, symbolBrush=colour,
+                                         symbolPen=None)
+                self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
+                h = run.history
+                self.overlay_bins.append((
+                    Decimator(h.table("steps"), h.cols("steps", "loss")),
+                    Decimator(h.table("evals"), h.cols("evals", "test_accuracy")), loss, acc))
+        super().on_runs(runs[:1])
+
+    def on_run(self, run: Run) -> None:
+        h = run.history
         self.follow = True
         self.bins = {name: Decimator(h.table(table), h.cols(table, name))
                      for table, name in (("steps", "loss"), ("steps", "accuracy"),
@@ -77,7 +114,10 @@ class LossView(PlotView):
             self.mark_dirty()
 
     def refresh(self) -> None:
-        if self.info is None or not self.bins:
+        if self.run is None or not self.bins:
+            return
+        if self.overlay_bins:
+            self._refresh_overlay()
             return
         width = max(100, int(self.loss_plot.vb.width()))
         visible = None if self.follow else tuple(self.loss_plot.vb.viewRange()[0])
@@ -102,8 +142,8 @@ class LossView(PlotView):
         self.test_acc.setData(ta.x[ok], ta.mean[ok, 0], **symbols)
         # Ranges move in jumps, not every frame: each change relays the axes out and costs a
         # second paint. (Not an x-link either, for the same reason.)
-        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], self.info.history.step,
-                            self.info.config.steps)
+        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], self.run.history.step,
+                            self.run.max_steps)
         if end is not None:
             for plot in (self.loss_plot, self.acc_plot):
                 plot.setXRange(0, end, padding=0)
@@ -111,6 +151,37 @@ class LossView(PlotView):
         values = values[np.isfinite(values)]
         if values.size:
             lo, hi = float(values.min()), float(values.max())
+            y0, y1 = self.loss_plot.vb.viewRange()[1]
+            span = max(hi - lo, 1e-3)
+            if lo < y0 or hi > y1 or (y1 - y0) > 3 * span:
+                self.loss_plot.setYRange(max(0.0, lo - 0.1 * span), hi + 0.1 * span,
+                                         padding=0)
+
+
+    def _refresh_overlay(self) -> None:
+        width = max(100, int(self.loss_plot.vb.width()))
+        visible = None if self.follow else tuple(self.loss_plot.vb.viewRange()[0])
+        last, values = 10.0, []
+        for loss_bins, acc_bins, loss_item, acc_item in self.overlay_bins:
+            loss = loss_bins.get(width, visible)
+            acc = acc_bins.get(width, visible)
+            y = _finite(loss.mean[:, 0])
+            loss_item.setData(loss.x, y, connect="finite")
+            ok = np.isfinite(acc.mean[:, 0])
+            acc_item.setData(acc.x[ok], acc.mean[ok, 0])
+            values.append(y[np.isfinite(y)])
+            if len(loss.x):
+                last = max(last, float(loss.x[-1]))
+        if not self.follow:
+            return
+        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], last,
+                            max(r.max_steps for r in self.runs))
+        if end is not None:
+            for plot in (self.loss_plot, self.acc_plot):
+                plot.setXRange(0, end, padding=0)
+        finite = np.concatenate(values) if values else np.empty(0)
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
             y0, y1 = self.loss_plot.vb.viewRange()[1]
             span = max(hi - lo, 1e-3)
             if lo < y0 or hi > y1 or (y1 - y0) > 3 * span:

@@ -13,11 +13,13 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QToolTip
 
 from vgrad_gui.core import readings
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event
 from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.plots.base import View
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
 
@@ -26,8 +28,8 @@ class NetworkDiagramView(View):
     title = "Network: gradient reaching each layer"
     every, phase = 4, 1  # 15 Hz: brightness changes slowly, and looks smooth at 15
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.setMouseTracking(True)
         self.setMinimumSize(320, 200)
         self.layer_names: list[str] = []
@@ -46,12 +48,12 @@ class NetworkDiagramView(View):
         self._lut = [inferno.mapToQColor(0.08 + 0.92 * i / 255) for i in range(256)]
         self.setToolTip("")
 
-    def on_run(self, info: RunInfo) -> None:
-        cfg = info.config
-        self.layer_names = info.history.layer_names
+    def on_run(self, run: Run) -> None:
+        cfg = run.history.config
+        self.layer_names = run.history.layer_names
         # From the recorded layers, not the config: a run file's config may disagree.
         hidden = max(0, len(self.layer_names) - 1)
-        self.widths = [info.input_dim] + [cfg.width] * hidden + [info.n_classes]
+        self.widths = [run.input_dim] + [cfg.width] * hidden + [run.n_classes]
         self.residual = cfg.residual
         self.norm_kind = cfg.norm
         self.norms = np.full(len(self.layer_names), np.nan)
@@ -64,9 +66,9 @@ class NetworkDiagramView(View):
         self.update()
 
     def refresh(self) -> None:
-        if self.info is None:
+        if self.run is None:
             return
-        h = self.info.history
+        h = self.run.history
         reading = readings.grad_reading(h)
         if reading is None or len(reading.norms) != len(self.layer_names):
             if self.levels:
@@ -244,7 +246,7 @@ class NetworkDiagramView(View):
                    p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
                                               self.width() - 20))
         p.end()
-        self.session.painted()
+        self.clock.painted()
 
     def mouseMoveEvent(self, event) -> None:
         if not self.widths or not len(self.norms):

@@ -18,10 +18,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
+from vgrad_gui.core.run import Run
+from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
 from vgrad_gui.qt.plots.heatmap import LayerAxis
-from vgrad_gui.qt.session import RunInfo, TrainingSession
 
 # Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
 QUANTITIES = (
@@ -35,8 +37,8 @@ class SignalDepthView(PlotView):
     title = "Signal across depth"
     every, phase = 12, 5  # 5 Hz: its statistics arrive every 100 steps
 
-    def __init__(self, session: TrainingSession) -> None:
-        super().__init__(session)
+    def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
+        super().__init__(workspace, clock, position)
         self.layer_axis = LayerAxis("bottom")
         self.plot = self.add_plot(axisItems={"left": DecadeAxis("left"),
                                              "bottom": self.layer_axis})
@@ -80,8 +82,8 @@ class SignalDepthView(PlotView):
                         "below float32's smallest number counts as 0); cyan ▲ at the top: NaN "
                         "or infinite.")
 
-    def on_run(self, info: RunInfo) -> None:
-        n = info.history.n_layers
+    def on_run(self, run: Run) -> None:
+        n = run.history.n_layers
         self.layer_axis.configure(n)
         for item in (*self.now.values(), *self.first.values()):
             item.setData([], [])
@@ -93,14 +95,14 @@ class SignalDepthView(PlotView):
         self._reference_step = None
         self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
         missing = [label for name, table, label, _ in QUANTITIES
-                   if name not in dict(info.history.layouts[table])]
+                   if name not in dict(run.history.layouts[table])]
         self.show_note("This run file has no " + " or ".join(missing) + " (older format)."
                        if missing else "")
 
     def _values(self, at_probe: int) -> tuple[int, dict[str, np.ndarray]] | None:
         """The quantities at one statistics record (index into the probe records, -1 for
         the latest), with the weight-gradient norm of the same step."""
-        h = self.info.history if self.info is not None else None
+        h = self.run.history if self.run is not None else None
         if h is None:
             return None
         probe_steps, _ = h.probes.raw()
@@ -125,7 +127,7 @@ class SignalDepthView(PlotView):
         return step, values
 
     def refresh(self) -> None:
-        if self.info is None:
+        if self.run is None:
             return
         latest = self._values(-1)
         if latest is None:
@@ -136,7 +138,7 @@ class SignalDepthView(PlotView):
             if first is not None:
                 self._reference = first[1]
                 self._reference_step = first[0]
-        n = self.info.history.n_layers
+        n = self.run.history.n_layers
         x = np.arange(n) + 0.5
         floor, top = self._y_range(values)
         zeros_x: list[float] = []
@@ -183,8 +185,8 @@ class SignalDepthView(PlotView):
             if self._range is not None:
                 lo, hi = min(lo, self._range[0]), max(hi, self._range[1])
             self._range = (lo, hi)
-            assert self.info is not None
-            self.plot.setRange(xRange=(0, self.info.history.n_layers),
+            assert self.run is not None
+            self.plot.setRange(xRange=(0, self.run.history.n_layers),
                                yRange=self._range, padding=0.02)
         return self._range
 

@@ -1,0 +1,62 @@
+"""FrameClock: the one timer that drives every view, and the step-to-pixel measurement.
+
+Every view redraws on the clock's frames (a share of them each, see plots/base.View), never on
+its own timer: several timers drift apart and paint the window several times per frame. The
+session drains the worker on the same clock, connected first, so a frame always draws the
+rows that arrived before it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+FRAME_MS = 16
+
+
+class FrameClock(QObject):
+    frame = Signal(int)  # the frame's index
+
+    def __init__(self, parent: QObject | None = None, frame_ms: int = FRAME_MS) -> None:
+        super().__init__(parent)
+        self.ticks = 0
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(frame_ms)
+        self._timer.timeout.connect(self._tick)
+        # Step-to-pixel latency: when rows arrive, the time their oldest step was trained;
+        # the first paint of a view after that closes the sample.
+        self._unpainted_since: float | None = None
+        self.latencies: deque[float] = deque(maxlen=2000)
+        self.tick_costs: deque[float] = deque(maxlen=2000)  # seconds: drain + views' refresh
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @property
+    def active(self) -> bool:
+        return self._timer.isActive()
+
+    def _tick(self) -> None:
+        started = time.perf_counter()
+        self.ticks += 1
+        self.frame.emit(self.ticks)
+        self.tick_costs.append(time.perf_counter() - started)
+
+    def data_arrived(self, trained_at: float) -> None:
+        """Rows trained at ``trained_at`` (time.monotonic) are in a run: the next paint of a
+        view that shows them closes a latency sample."""
+        if self._unpainted_since is None:
+            self._unpainted_since = trained_at
+
+    def painted(self) -> None:
+        """Called by a view after it painted."""
+        since = self._unpainted_since
+        if since is not None:
+            self.latencies.append(time.monotonic() - since)
+            self._unpainted_since = None

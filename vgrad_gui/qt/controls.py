@@ -1,0 +1,159 @@
+"""Controls: the window's actions (with their shortcuts and tooltips), toolbar and menus.
+
+One place per command: the toolbar, the menus, the shortcut list (F1) and the tests all use
+the same QAction. The window passes the slots; this module only builds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QSlider, QToolButton
+
+SPEEDS: list[float | None] = [1, 2, 5, 10, 20, 50, 100, 200, 500, None]
+
+Key = str | QKeySequence.StandardKey | None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    text: str
+    key: Key
+    tip: str
+
+
+COMMANDS = (
+    Command("start", "Start", "Space", "Start or pause training (every run of a comparison)"),
+    Command("step", "Step", "N", "Train exactly one step"),
+    Command("reset", "Reset", "R", "Start again from freshly initialised weights (same config, "
+            "same seed: the same initial weights)"),
+    Command("compare", "Compare", "C", "Compare mode on or off: train up to four networks side "
+            "by side, step for step, on the same data"),
+    Command("add_run", "Add run", "Ctrl+Shift+N", "Add a run to the comparison: a copy of the "
+            "selected run, to change in the builder"),
+    Command("remove_run", "Remove run", "Ctrl+Shift+W", "Remove the selected run from the "
+            "comparison (the others go on)"),
+    Command("full", "Full screen", "F", "Full screen on or off (Esc leaves it)"),
+    Command("save", "Save run…", QKeySequence.StandardKey.Save,
+            "Save this run (or the whole comparison) to one file (.npz) to reopen or compare"),
+    Command("open", "Open run…", QKeySequence.StandardKey.Open,
+            "Open saved runs (.npz); several files open side by side"),
+    Command("export", "Export figure…", "Ctrl+E", "Save a picture (PNG) of the whole window"),
+    Command("export_views", "Export views…", "Ctrl+Shift+E",
+            "Save each visible view as its own PNG"),
+    Command("quit", "Quit", QKeySequence.StandardKey.Quit, "Quit"),
+    Command("bigger", "Larger text", QKeySequence.StandardKey.ZoomIn, "Make all text larger"),
+    Command("smaller", "Smaller text", QKeySequence.StandardKey.ZoomOut,
+            "Make all text smaller"),
+    Command("layout", "Reset layout", None, "Put every view back where it started"),
+    Command("keys", "Keyboard shortcuts", "F1", "List the keyboard shortcuts"),
+    Command("about", "About vgrad_gui", None, "About"),
+    Command("slower", "Slower", "[", "Train slower"),
+    Command("faster", "Faster", "]", "Train faster"),
+)
+TOOLBAR = ("start", "step", "reset", "|", "speed", "|", "compare", "add_run", "|", "save",
+           "open", "export")
+MENUS = {
+    "&File": ("open", "save", "export", "export_views", "|", "quit"),
+    "&Run": ("start", "step", "reset", "slower", "faster", "|", "compare", "add_run",
+             "remove_run"),
+    "&View": ("docks", "|", "full", "bigger", "smaller", "layout"),
+    "&Help": ("keys", "about"),
+}
+SHORTCUT_LIST = ("start", "step", "reset", "slower", "faster", "compare", "add_run",
+                 "remove_run", "full", "save", "open", "export", "bigger", "smaller", "quit")
+
+
+class Controls:
+    def __init__(self, window: QMainWindow, slots: dict[str, Callable[[], Any]],
+                 dock_actions: list[QAction]) -> None:
+        self.actions: dict[str, QAction] = {}
+        for c in COMMANDS:
+            a = QAction(c.text, window)
+            if c.key is not None:
+                a.setShortcut(QKeySequence(c.key))
+            a.setToolTip(f"{c.tip} ({a.shortcut().toString()})" if c.key else c.tip)
+            a.setStatusTip(c.tip)
+            a.triggered.connect(slots[c.name])
+            window.addAction(a)
+            self.actions[c.name] = a
+        self.actions["compare"].setCheckable(True)
+        leave = QAction(window)
+        leave.setShortcut(QKeySequence("Escape"))
+        leave.triggered.connect(lambda: window.showNormal() if window.isFullScreen() else None)
+        window.addAction(leave)
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setRange(0, len(SPEEDS) - 1)
+        self.speed.setValue(len(SPEEDS) - 1)
+        self.speed.setFixedWidth(150)
+        self.speed.setToolTip("Training speed, from one step a second to as fast as possible "
+                              "([ slower, ] faster)")
+        self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed_label = QLabel("max")
+        self.speed_label.setMinimumWidth(100)
+        self._toolbar(window)
+        self._menus(window, dock_actions)
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.actions[name]
+
+    def _toolbar(self, window: QMainWindow) -> None:
+        bar = window.addToolBar("Controls")
+        bar.setObjectName("controls")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for name in TOOLBAR:
+            if name == "|":
+                bar.addSeparator()
+            elif name == "speed":
+                bar.addWidget(QLabel(" Speed "))
+                bar.addWidget(self.speed)
+                bar.addWidget(self.speed_label)
+            else:
+                bar.addAction(self.actions[name])
+                button = bar.widgetForAction(self.actions[name])
+                if button is not None:
+                    # Space must reach the window (Start), not press a focused button.
+                    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        start = bar.widgetForAction(self.actions["start"])
+        assert isinstance(start, QToolButton)
+        start.setObjectName("startButton")
+        self.start_button = start
+
+    def _menus(self, window: QMainWindow, dock_actions: list[QAction]) -> None:
+        bar = window.menuBar()
+        for title, names in MENUS.items():
+            menu = bar.addMenu(title)
+            for name in names:
+                if name == "|":
+                    menu.addSeparator()
+                elif name == "docks":
+                    for a in dock_actions:
+                        menu.addAction(a)
+                else:
+                    menu.addAction(self.actions[name])
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        return [(self.actions[n].text().replace("…", ""), self.actions[n].shortcut().toString(
+            QKeySequence.SequenceFormat.NativeText)) for n in SHORTCUT_LIST]
+
+    def show_state(self, state: str, valid: bool, comparing: bool, lanes: int) -> None:
+        running = state == "running"
+        a = self.actions
+        a["start"].setText("Pause" if running else "Resume" if state == "paused" else "Start")
+        self.start_button.setProperty("running", running)
+        self.start_button.style().unpolish(self.start_button)
+        self.start_button.style().polish(self.start_button)
+        a["start"].setEnabled(valid)
+        a["step"].setEnabled(valid and not running)
+        a["reset"].setEnabled(valid)
+        a["compare"].setChecked(comparing)
+        a["add_run"].setEnabled(lanes < 4)
+        a["remove_run"].setEnabled(lanes > 1)
+
+    def nudge_speed(self, delta: int) -> None:
+        self.speed.setValue(max(0, min(len(SPEEDS) - 1, self.speed.value() + delta)))

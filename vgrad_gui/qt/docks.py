@@ -1,0 +1,75 @@
+"""The docks around the run panels: creation, and the default layout for the screen at hand."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+
+class Docks:
+    def __init__(self, window: QMainWindow) -> None:
+        self.window = window
+        self.docks: dict[str, QDockWidget] = {}
+        self.layout_pending = False
+
+    def add(self, key: str, title: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self.window)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.docks[key] = dock
+        return dock
+
+    def __getitem__(self, key: str) -> QDockWidget:
+        return self.docks[key]
+
+    def default_layout(self, small: bool | None = None) -> None:
+        """Place the docks for the screen at hand: side by side when there is room, tabbed
+        on small screens (a 1280x720 projector)."""
+        win = self.window
+        for dock in self.docks.values():
+            win.removeDockWidget(dock)
+        d = self.docks
+        if small is None:
+            screen = win.screen().availableGeometry() if win.screen() else None
+            small = screen is not None and (screen.height() < 900 or screen.width() < 1500)
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                               Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        win.addDockWidget(left, d["builder"])
+        win.addDockWidget(right, d["heatmap"])
+        if small:
+            win.tabifyDockWidget(d["heatmap"], d["lines"])
+            win.addDockWidget(bottom, d["bars"])
+            for key in ("signal", "loss", "boundary", "health"):
+                win.tabifyDockWidget(d["bars"], d[key])
+            d["heatmap"].raise_()
+            d["bars"].raise_()
+        else:
+            win.addDockWidget(right, d["lines"])
+            win.splitDockWidget(d["heatmap"], d["lines"], Qt.Orientation.Vertical)
+            win.addDockWidget(bottom, d["bars"])
+            win.splitDockWidget(d["bars"], d["signal"], Qt.Orientation.Horizontal)
+            win.splitDockWidget(d["signal"], d["loss"], Qt.Orientation.Horizontal)
+            win.splitDockWidget(d["loss"], d["boundary"], Qt.Orientation.Horizontal)
+            win.tabifyDockWidget(d["bars"], d["health"])
+            d["bars"].raise_()
+        for dock in d.values():
+            dock.show()
+        self.layout_pending = True
+        self.fit()
+
+    def fit(self) -> None:
+        """Size the docks of the default layout to the window (once it has its size)."""
+        win = self.window
+        if not self.layout_pending or not win.isVisible():
+            return
+        self.layout_pending = False
+        d = self.docks
+        w, h = win.width(), win.height()
+        win.resizeDocks([d["builder"]], [int(min(400, max(300, w * 0.2)))],
+                        Qt.Orientation.Horizontal)
+        win.resizeDocks([d["heatmap"]], [int(w * 0.34)], Qt.Orientation.Horizontal)
+        win.resizeDocks([d["bars"]], [int(h * 0.3)], Qt.Orientation.Vertical)
