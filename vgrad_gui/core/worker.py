@@ -52,7 +52,7 @@ FLUSH_SECONDS = 0.008  # send what was trained at least this often (latency to t
 # Aim for turns (a block of steps of every run) this long: the probe gathers its results once
 # per block (~0.2 ms on the CPU), so blocks of ~4 small steps cost ~2%, and the rows still
 # reach the GUI in time.
-BLOCK_SECONDS = 0.040
+BLOCK_SECONDS = 0.010
 MAX_TURN = 64  # steps of one run per turn at most (the trainer's own block limit)
 BOUNDARY_SECONDS = 0.5  # refresh each run's decision boundary at most this often
 PARENT_CHECK_SECONDS = 0.5
