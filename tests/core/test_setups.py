@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import tracemalloc
 import zlib
 
 import pytest
@@ -228,7 +229,14 @@ def test_a_ten_megabyte_bomb_is_refused_by_its_length_before_decoding():
 def test_a_bomb_short_enough_to_paste_stops_at_the_decompression_cap():
     bomb = pack('{"runs":[{}]' + " " * 3_000_000 + "}", zdict=False)
     assert len(bomb) <= MAX_STRING_CHARS  # so the cap, not the length check, must stop it
-    assert f"more than {MAX_JSON_BYTES:,} bytes" in refused(bomb)
+    tracemalloc.start()
+    try:
+        message = refused(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"more than {MAX_JSON_BYTES:,} bytes" in message
+    assert peak < 500_000, peak  # inflating it all would hold 3 MB
 
 
 def test_a_setup_built_in_code_is_checked_too():
