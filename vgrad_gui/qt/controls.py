@@ -37,6 +37,13 @@ COMMANDS = (
             "selected run, to change in the builder"),
     Command("remove_run", "Remove run", "Ctrl+Shift+W", "Remove the selected run from the "
             "comparison (the others go on)"),
+    Command("back", "Step back", "Left", "Show every view one step earlier (the timeline)"),
+    Command("on", "Step on", "Right", "Show every view one step later (the timeline)"),
+    Command("back_far", "Back a tenth", "Shift+Left", "Move the timeline back a tenth of the run"),
+    Command("on_far", "On a tenth", "Shift+Right", "Move the timeline on a tenth of the run"),
+    Command("first", "First step", "Home", "Show the first step recorded"),
+    Command("live", "Follow live", "End", "Show the latest step again, following training"),
+    Command("replay", "Replay", "Ctrl+Space", "Replay the run on the timeline, or stop"),
     Command("full", "Full screen", "F", "Full screen on or off (Esc leaves it)"),
     Command("save", "Save run…", QKeySequence.StandardKey.Save,
             "Save this run (or the whole comparison) to one file (.npz) to reopen or compare"),
@@ -62,10 +69,12 @@ MENUS = {
     "&Run": ("start", "step", "reset", "slower", "faster", "|", "compare", "add_run",
              "remove_run"),
     "&View": ("docks", "|", "full", "bigger", "smaller", "layout"),
+    "&Timeline": ("replay", "back", "on", "back_far", "on_far", "first", "live"),
     "&Help": ("keys", "about"),
 }
 SHORTCUT_LIST = ("start", "step", "reset", "slower", "faster", "compare", "add_run",
-                 "remove_run", "full", "save", "open", "export", "bigger", "smaller", "quit")
+                 "remove_run", "replay", "back", "on", "back_far", "on_far", "first", "live",
+                 "full", "save", "open", "export", "bigger", "smaller", "quit")
 
 
 class Controls:

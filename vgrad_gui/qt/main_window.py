@@ -49,6 +49,7 @@ from vgrad_gui.qt.run_panels import RunPanels
 from vgrad_gui.qt.runfiles import Autosaved, RunFiles
 from vgrad_gui.qt.session import TrainingSession
 from vgrad_gui.qt.status import StatusFields
+from vgrad_gui.qt.timeline import Timeline
 
 VIEWS = {"heatmap": HeatmapView, "lines": GradientLinesView, "bars": FlowBarsView,
          "loss": LossView, "boundary": BoundaryView, "health": HealthView,
@@ -79,7 +80,14 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowTabbedDocks
                             | QMainWindow.DockOption.AllowNestedDocks)
         self.panels = RunPanels(self.workspace, self.clock)
-        self.setCentralWidget(self.panels)
+        self.timeline = Timeline(self.workspace, self.clock)
+        centre = QWidget()
+        centre_col = QVBoxLayout(centre)
+        centre_col.setContentsMargins(0, 0, 0, 0)
+        centre_col.setSpacing(2)
+        centre_col.addWidget(self.panels, 1)
+        centre_col.addWidget(self.timeline)
+        self.setCentralWidget(centre)
         self.diagram.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.diagram.installEventFilter(self)
         self.builder = BuilderPanel()
@@ -122,7 +130,12 @@ class MainWindow(QMainWindow):
                 "smaller": lambda: self.scale_text(1 / 1.15),
                 "layout": lambda: self.default_layout(), "keys": self.show_shortcuts,
                 "about": self.show_about, "slower": lambda: self.controls.nudge_speed(-1),
-                "faster": lambda: self.controls.nudge_speed(1)}
+                "faster": lambda: self.controls.nudge_speed(1),
+                "back": lambda: self.timeline.nudge(-1), "on": lambda: self.timeline.nudge(1),
+                "back_far": lambda: self.timeline.nudge_fraction(-0.1),
+                "on_far": lambda: self.timeline.nudge_fraction(0.1),
+                "first": self.timeline.home, "live": self.timeline.follow_live,
+                "replay": self.timeline.toggle_play}
 
     def _wire(self) -> None:
         s = self.session

@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from vgrad_gui.core import worker as w
+from vgrad_gui.core.diagnose import diagnose
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.records import RecordBlock
 from vgrad_gui.core.run import DataSample, Run
@@ -30,6 +31,7 @@ from vgrad_gui.core.workspace import MAX_RUNS, Workspace, WorkspaceError
 from vgrad_gui.qt.clock import FrameClock
 
 ALIVE_CHECK_FRAMES = 60  # look at the worker process about once a second
+DIAGNOSIS_FRAMES = 30  # note a change of a live run's diagnosis (for the timeline) at 2 Hz
 
 # The session's state is the most pressing of its lanes' states, in this order.
 STATE_ORDER = ("invalid", "starting", "building", "running", "stopped", "paused", "ready",
@@ -129,6 +131,8 @@ class TrainingSession(QObject):
         lane = self.lanes[index]
         old = lane.config
         shown = lane.shown
+        if config == old and lane.state in ("starting", "building"):
+            return  # being built as asked already (a builder's late echo of the same config)
         if (old is not None and shown is not None and shown.live and lane.state != "invalid"
                 and config.replace(steps=old.steps) == old):
             # Only the step limit changed: keep the run, move its end.
@@ -262,9 +266,23 @@ class TrainingSession(QObject):
     def _tick(self, index: int) -> None:
         for ev in self.worker.poll():
             self._handle(ev)
+        if index % DIAGNOSIS_FRAMES == 0:
+            self._note_diagnoses()
         if index % ALIVE_CHECK_FRAMES == 0 and not self._closing \
                 and self.worker.process is not None and not self.worker.alive:
             self._worker_died()
+
+    def _note_diagnoses(self) -> None:
+        """Mark where a training run's diagnosis changed (vanishing -> healthy ...): the
+        timeline shows these. Only for runs training now, at their last step."""
+        for lane in self.lanes:
+            run = lane.shown
+            if run is None or lane.state != "running" or not run.step:
+                continue
+            findings = diagnose(run.history)
+            if findings:
+                top = findings[0]
+                run.note_diagnosis(run.step, top.kind, top.message)
 
     def _handle(self, ev: Any) -> None:
         if isinstance(ev, w.Ready):

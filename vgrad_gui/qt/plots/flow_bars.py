@@ -128,7 +128,7 @@ class FlowBarsView(PlotView):
             return
         h = self.run.history
         n = h.n_layers
-        reading = readings.grad_reading(h)
+        reading = readings.grad_reading(h, self.shown_step())
         if reading is None or len(reading.norms) != n or len(self.colours) != n:
             self._empty(n)
             return
@@ -168,8 +168,7 @@ class FlowBarsView(PlotView):
         height (as for one run; the marks are left out, the colours being the runs')."""
         found = []
         for run in self.runs:
-            reading = readings.grad_reading(run.history, self.workspace.cursor.step_for(run)
-                                            or None)
+            reading = readings.grad_reading(run.history, self.shown_step(run))
             found.append(reading)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs_all = [np.log10(r.norms) for r in found if r is not None]

@@ -18,6 +18,7 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
@@ -37,6 +38,7 @@ class GradientLinesView(PlotView):
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
         self.plot = self.add_plot(axisItems={"left": DecadeAxis("left")})
+        self.cursor_lines = [CursorLine(self.plot)]
         set_axis_label(self.plot, "bottom", "step")
         set_axis_label(self.plot, "left", "‖∇W‖")  # the dock title names it; longer was cut off
         # The legend sits in its own row under the plot, where it hides no line.
@@ -126,6 +128,8 @@ class GradientLinesView(PlotView):
                        "shows all of them.")
 
     def refresh(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
         if self.bins is None:
             return
         width = max(100, int(self.plot.vb.width()))

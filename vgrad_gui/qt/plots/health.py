@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
+from vgrad_gui.core import readings
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
@@ -99,20 +100,17 @@ class HealthView(PlotView):
     def refresh(self) -> None:
         if self.run is None:
             return
-        h = self.run.history
-        frac = h.latest("probes", "inactive_fraction")
-        if frac is None:
+        probe = readings.probe_reading(self.run.history, self.shown_step())
+        if probe is None:
             return
+        frac = probe.values["inactive_fraction"]
         hidden = np.arange(len(frac)) + 0.5
         self.inactive_bars.setOpts(x=hidden, height=np.nan_to_num(frac), width=0.8)
-        mean = h.latest("probes", "act_mean")
-        std = h.latest("probes", "act_std")
-        assert mean is not None and std is not None
+        mean, std = probe.values["act_mean"], probe.values["act_std"]
         ok = np.isfinite(mean) & np.isfinite(std)  # NaN after an explosion: leave a gap
         self.means.setData(hidden[ok], mean[ok])
         self.spread.setData(x=hidden[ok], y=mean[ok], height=2 * std[ok])
-        ratio = h.latest("probes", "update_ratio")
-        assert ratio is not None
+        ratio = probe.values["update_ratio"]
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(ratio.astype(np.float64))
         x = np.arange(len(ratio)) + 0.5

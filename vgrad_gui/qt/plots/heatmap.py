@@ -22,6 +22,7 @@ from vgrad_gui.qt.plots.base import (
     step_axis_end,
     style_plot,
 )
+from vgrad_gui.qt.plots.cursor_line import CursorLine
 
 
 class LayerAxis(pg.AxisItem):
@@ -73,6 +74,7 @@ class HeatmapView(PlotView):
         self.image = pg.ImageItem()
         self.lut = theme.heat_lut()
         self.plot.addItem(self.image)
+        self.cursor_lines = [CursorLine(self.plot)]
         # The colour bar: the same LUT drawn as a column, with a decade axis.
         self.bar = self.graphics.addPlot(row=0, col=1,
                                          axisItems={"right": DecadeAxis("right")})
@@ -115,6 +117,8 @@ class HeatmapView(PlotView):
         self.plot.setRange(xRange=(0, 10), yRange=(0, n), padding=0)
 
     def refresh(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
         if self.bins is None or self.run is None:
             return
         n = self.run.history.n_layers

@@ -10,6 +10,7 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
 TRAIN = "#4cc2ff"
@@ -28,6 +29,7 @@ class LossView(PlotView):
         super().__init__(workspace, clock, position)
         self.loss_plot = self.add_plot(row=0, col=0)
         self.acc_plot = self.add_plot(row=1, col=0)
+        self.cursor_lines = [CursorLine(self.loss_plot), CursorLine(self.acc_plot)]
         set_axis_label(self.loss_plot, "left", "loss")
         set_axis_label(self.acc_plot, "left", "accuracy")
         set_axis_label(self.acc_plot, "bottom", "step")
@@ -114,6 +116,8 @@ class LossView(PlotView):
             self.mark_dirty()
 
     def refresh(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
         if self.run is None or not self.bins:
             return
         if self.overlay_bins:

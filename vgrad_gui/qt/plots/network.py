@@ -69,7 +69,7 @@ class NetworkDiagramView(View):
         if self.run is None:
             return
         h = self.run.history
-        reading = readings.grad_reading(h)
+        reading = readings.grad_reading(h, self.shown_step())
         if reading is None or len(reading.norms) != len(self.layer_names):
             if self.levels:
                 self.levels, self.classes, self.reading = [], (), None

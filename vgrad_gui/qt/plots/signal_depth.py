@@ -126,10 +126,19 @@ class SignalDepthView(PlotView):
                     values[name] = rows[i].astype(np.float64)
         return step, values
 
+    def _probe_index(self) -> int:
+        """The statistics record at or before the cursor's step (-1: the latest)."""
+        step = self.shown_step()
+        if step is None or self.run is None:
+            return -1
+        probe_steps, _ = self.run.history.probes.raw()
+        return max(0, int(np.searchsorted(probe_steps, step, side="right")) - 1) - len(
+            probe_steps) if len(probe_steps) else -1
+
     def refresh(self) -> None:
         if self.run is None:
             return
-        latest = self._values(-1)
+        latest = self._values(self._probe_index())
         if latest is None:
             return
         step, values = latest
