@@ -57,6 +57,15 @@ class View(QWidget):
         """The run this view shows (the first, for a view of several)."""
         return self.runs[0] if self.runs else None
 
+    def shown_step(self, run: Run | None = None) -> int | None:
+        """The step the cursor shows for ``run`` (this view's run by default); None when
+        following live, which every reading takes as "the latest"."""
+        cursor = self.workspace.cursor
+        run = run if run is not None else self.run
+        if cursor.follows_live or run is None:
+            return None
+        return cursor.step_for(run)
+
     def release(self) -> None:
         """Stop following the workspace (before this view is thrown away)."""
         self._release(self.workspace, self.clock)
