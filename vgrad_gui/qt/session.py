@@ -57,6 +57,10 @@ class TrainingSession(QObject):
     nonfinite = Signal(int, int, list)  # run id, step, layer indices
     workerDied = Signal(object)  # exit code (None if unknown); the runs shown are kept
     building = Signal(int, str, float, list)  # run id, stage, fraction done, warnings
+    # A run trained here leaves the screen (replaced by a reset or a changed setting, removed,
+    # or cleared by opening files) or reached its last step: the moment to keep it.
+    runRetired = Signal(object)  # Run
+    runFinished = Signal(object)  # Run
 
     def __init__(self, clock: FrameClock, workspace: Workspace | None = None,
                  parent: QObject | None = None) -> None:
@@ -166,6 +170,7 @@ class TrainingSession(QObject):
         self.worker.send(w.Remove(lane.run_id))
         if lane.shown is not None and lane.shown.run_id in self.workspace:
             self.workspace.remove(lane.shown.run_id)
+            self._retire(lane.shown)
         self.workspace.relabel()
         self.lanesChanged.emit()
         self._update_state()
@@ -242,7 +247,10 @@ class TrainingSession(QObject):
         self.pause()
         for lane in self.lanes:
             self.worker.send(w.Remove(lane.run_id))
+        old = list(self.workspace.runs)
         self.workspace.clear()
+        for run in old:
+            self._retire(run)
         self.lanes = []
         for run in runs[:MAX_RUNS]:
             run.run_id = next(self._ids)
@@ -316,6 +324,8 @@ class TrainingSession(QObject):
             self.building.emit(ev.run_id, ev.stage, ev.fraction, lane.warnings)
         elif isinstance(ev, w.State):
             self._set_lane_state(lane, ev.state)
+            if ev.state == "finished" and lane.shown is not None:
+                self.runFinished.emit(lane.shown)
         elif isinstance(ev, w.Boundary):
             run = lane.shown
             if run is not None and run.run_id == ev.run_id and run.is_2d:
@@ -342,11 +352,16 @@ class TrainingSession(QObject):
         lane.rate = 0.0
         if old is not None and old.run_id in self.workspace:
             self.workspace.replace(old.run_id, run)
+            self._retire(old)
         else:
             self.workspace.add(run)
         self.workspace.relabel()
         self._set_lane_state(lane, "ready")
         self.runChanged.emit(run)
+
+    def _retire(self, run: Run) -> None:
+        if run.recorded_here and run.step > 0:
+            self.runRetired.emit(run)
 
     def _set_lane_state(self, lane: Lane, state: str) -> None:
         lane.state = state
