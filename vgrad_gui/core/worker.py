@@ -27,9 +27,10 @@ train the worker stops running and waits for commands (no busy loop).
 The process is started once (in the background, while the window opens) and reused, so
 pressing Start is instant. Every message carries the ``run_id`` it belongs to, so the GUI can
 drop messages from a run it has removed or replaced. Events of one run arrive in the order they
-happened: Building, Configured, Boundary, State("ready" or "running"), then Rows, and a run's
-rows up to a step always come before the State, NonFinite or Failed that reports that step.
-After a Remove (or a Configure that drops the run) is handled, nothing more comes for that id.
+happened: Building (twice), Configured, a first Boundary (2-D data), State "ready" (or "running"
+when added while training runs), then Rows; a run's rows up to a step always come before the
+State, NonFinite or Failed that reports that step. After a Remove (or a Configure that drops
+the run) is handled, nothing more comes for that id.
 
 This module is Qt-free and imports torch only inside the child process.
 """
@@ -473,10 +474,8 @@ class _Worker:
 
     def _fail_configure(self, run_id: int, old: int | None, message: str, details: str,
                         kind: str) -> None:
-        if old is not None and old in self.lockstep:  # a replaced run goes, built or not
+        if old is not None:  # a replaced run goes, whether or not the new one builds
             self._remove(old)
-        elif old is not None:
-            del self.runs[old]
         self.events.put(Failed(run_id, message, details, kind))
 
     def _make_trainer(self, config: Any) -> Any:
