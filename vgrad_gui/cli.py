@@ -1,7 +1,7 @@
 """The vgrad-gui command: the desktop app by default, plus headless sub-commands.
 
-    vgrad-gui [--preset NAME | --config FILE | --compare PRESET PRESET...] [--autostart]
-              [--fullscreen] [RUN.npz ...]
+    vgrad-gui [--preset NAME | --config FILE | --compare PRESET PRESET... | --setup STRING |
+               --setup-file FILE] [--autostart] [--fullscreen] [RUN.npz ...]
     vgrad-gui record (--preset NAME | --config FILE) [--steps N] [--seed S] -o RUN.npz
     vgrad-gui summary RUN.npz
     vgrad-gui export RUN.npz --view VIEW [--format csv|svg|png] -o OUT [--step S]
@@ -28,6 +28,7 @@ from vgrad_gui.core.presets import all_presets, get_preset
 from vgrad_gui.core.readings import first_nonfinite_step
 from vgrad_gui.core.report import summary_text
 from vgrad_gui.core.runfile import RunFileError, load_runs, save_run
+from vgrad_gui.core.setups import SetupError, from_string, load_setup
 from vgrad_gui.core.spec import FIELD_BY_NAME, Config, ConfigError, load_config, one_line
 from vgrad_gui.core.workspace import MAX_RUNS
 
@@ -85,6 +86,10 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autostart", action="store_true", help="start training at once")
     parser.add_argument("--fullscreen", action="store_true", help="open full screen "
                         "(F toggles)")
+    source.add_argument("--setup", metavar="STRING",
+                        help="open a shared setup (the vgrad1:... text Copy setup makes)")
+    source.add_argument("--setup-file", metavar="FILE",
+                        help="open a setup file (JSON; see README, Sharing a setup)")
     source.add_argument("--compare", metavar="PRESET", nargs="+",
                         help="compare two to four presets side by side, e.g. --compare "
                              "deep_sigmoid relu_he")
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         status = dispatch(args)
         sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
         return status
-    except (ConfigError, RunFileError, UsageError) as exc:
+    except (ConfigError, RunFileError, SetupError, UsageError) as exc:
         error(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:
@@ -339,7 +344,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
             raise UsageError(f"--compare: {len(args.compare)} presets given; compare 2 to "
                              f"{MAX_RUNS}")
         compare = [get_preset(name).config for name in args.compare]
-    # Read before the window opens: a bad file is one line on the terminal, exit 2.
+    # Read before the window opens: a bad file or string is one line on the terminal, exit 2.
+    setup = from_string(args.setup) if args.setup is not None else \
+        load_setup(args.setup_file) if args.setup_file is not None else None
+    if setup is not None and args.runs:
+        raise UsageError("--setup: give a setup or run files, not both")
     runs = [run for path in args.runs for run in load_runs(path)]
     if len(runs) > MAX_RUNS:
         raise UsageError(f"{len(runs)} runs in {len(args.runs)} files: the app shows at most "
@@ -348,4 +357,5 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     return run_app(config=config, preset=args.preset, autostart=args.autostart,
                    fullscreen=args.fullscreen, runs=runs,
-                   run_path=args.runs[0] if args.runs else None, compare=compare)
+                   run_path=args.runs[0] if args.runs else None, compare=compare,
+                   setup=setup)

@@ -170,3 +170,43 @@ def test_the_command_line_refuses_a_comparison_it_cannot_open(capsys):
     assert "compare 2 to 4" in capsys.readouterr().err
     assert main(["--compare", "relu", "nonesuch"]) == 2
     assert "nonesuch" in capsys.readouterr().err
+
+
+def test_a_setup_copied_and_pasted_opens_the_same_comparison(app, qtbot, window):
+    from PySide6.QtGui import QGuiApplication
+
+    from vgrad_gui.core.setups import from_string
+    from vgrad_gui.qt import setup_actions
+
+    leave_compare(window)
+    configure(app, window, SMALL)
+    window.add_run(RELU)
+    wait_built(qtbot, window, 2)
+    window.docks["health"].hide()
+    setup_actions.copy_setup(window)
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("vgrad1:") and len(text) < 120
+    shared = from_string(text)
+    assert shared.runs == (SMALL, RELU) and "health" in shared.hidden_views
+    leave_compare(window)
+    window.docks["health"].show()
+    configure(app, window, SMALL.replace(depth=6))
+    setup_actions.paste_setup(window)
+    wait_built(qtbot, window, 2)
+    assert [lane.config for lane in window.session.lanes] == [SMALL, RELU]
+    assert window.docks["health"].isHidden()
+    window.docks["health"].show()
+    QGuiApplication.clipboard().setText("vgrad1:garbage!")
+    setup_actions.paste_setup(window)  # a damaged text: one message, nothing changes
+    assert "setup string" in window.last_message.text()
+    window.last_message.close()
+    assert [lane.config for lane in window.session.lanes] == [SMALL, RELU]
+    leave_compare(window)
+
+
+def test_the_command_line_refuses_a_damaged_setup(capsys):
+    from vgrad_gui.cli import main
+
+    assert main(["--setup", "vgrad1:AAAA"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vgrad-gui: error: setup string") and err.count("\n") == 1

@@ -13,6 +13,7 @@ from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication
 
 from vgrad_gui.core.run import Run
+from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.main_window import MainWindow
@@ -36,13 +37,16 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 
 def run_app(config: Config | None = None, preset: str | None = None, autostart: bool = False,
             fullscreen: bool = False, runs: list[Run] | None = None,
-            run_path: str | None = None, compare: list[Config] | None = None) -> int:
+            run_path: str | None = None, compare: list[Config] | None = None,
+            setup: Setup | None = None) -> int:
     launched = time.monotonic()
     app = make_app()
     if compare:
         config = compare[0]
+    if setup is not None and setup.runs:
+        config = setup.runs[0]  # the builder starts there: no build of a default first
     window = MainWindow(config=config, preset=preset, runs=runs, run_path=run_path,
-                        compare=compare)
+                        compare=compare, setup=setup)
     wakeup = _install_signal_handlers(app, window)
     if fullscreen:
         window.showFullScreen()

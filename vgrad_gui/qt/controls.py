@@ -52,6 +52,13 @@ COMMANDS = (
     Command("export", "Export figure…", "Ctrl+E", "Save a picture (PNG) of the whole window"),
     Command("export_views", "Export views…", "Ctrl+Shift+E",
             "Save each visible view as its own PNG"),
+    Command("copy_setup", "Copy setup", "Ctrl+Shift+C",
+            "Copy what this window shows (networks, lesson step, hidden views) as a short "
+            "text to share; Paste setup or vgrad-gui --setup opens it"),
+    Command("paste_setup", "Paste setup", "Ctrl+Shift+V",
+            "Open a setup copied from vgrad_gui (a vgrad1:... text) from the clipboard"),
+    Command("save_setup", "Save setup…", None, "Save this window's setup as a small JSON file"),
+    Command("open_setup", "Open setup…", None, "Open a setup file (JSON or a vgrad1: text)"),
     Command("quit", "Quit", QKeySequence.StandardKey.Quit, "Quit"),
     Command("bigger", "Larger text", QKeySequence.StandardKey.ZoomIn, "Make all text larger"),
     Command("smaller", "Smaller text", QKeySequence.StandardKey.ZoomOut,
@@ -65,7 +72,8 @@ COMMANDS = (
 TOOLBAR = ("start", "step", "reset", "|", "speed", "|", "compare", "add_run", "|", "save",
            "open", "export")
 MENUS = {
-    "&File": ("open", "save", "export", "export_views", "|", "quit"),
+    "&File": ("open", "save", "export", "export_views", "|", "copy_setup", "paste_setup",
+              "save_setup", "open_setup", "|", "quit"),
     "&Run": ("start", "step", "reset", "slower", "faster", "|", "compare", "add_run",
              "remove_run"),
     "&View": ("docks", "|", "full", "bigger", "smaller", "layout"),
@@ -73,8 +81,9 @@ MENUS = {
     "&Help": ("keys", "about"),
 }
 SHORTCUT_LIST = ("start", "step", "reset", "slower", "faster", "compare", "add_run",
-                 "remove_run", "replay", "back", "on", "back_far", "on_far", "first", "live",
-                 "full", "save", "open", "export", "bigger", "smaller", "quit")
+                 "remove_run", "copy_setup", "paste_setup", "replay", "back", "on", "back_far",
+                 "on_far", "first", "live", "full", "save", "open", "export", "bigger",
+                 "smaller", "quit")
 
 
 class Controls:

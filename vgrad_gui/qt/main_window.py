@@ -26,9 +26,10 @@ from PySide6.QtWidgets import (
 
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.run import Run
+from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config, ConfigError
 from vgrad_gui.core.workspace import Workspace, WorkspaceError, describe
-from vgrad_gui.qt import errors, theme
+from vgrad_gui.qt import errors, setup_actions, theme
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
@@ -59,8 +60,8 @@ VIEWS = {"heatmap": HeatmapView, "lines": GradientLinesView, "bars": FlowBarsVie
 class MainWindow(QMainWindow):
     def __init__(self, config: Config | None = None, preset: str | None = None,
                  runs: list[Run] | None = None, run_path: str | None = None,
-                 settings: QSettings | None = None, compare: list[Config] | None = None
-                 ) -> None:
+                 settings: QSettings | None = None, compare: list[Config] | None = None,
+                 setup: Setup | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings()
         self.clock = FrameClock(self)
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self._restore(config, preset)
         # Shown once the worker starts (after the first paint): the window is up at once.
         self._pending_open = (list(runs or []), run_path, list(compare or []))
+        self._pending_setup = setup
         self._state_changed(self.session.state)
 
     def _slots(self) -> dict:
@@ -135,7 +137,11 @@ class MainWindow(QMainWindow):
                 "back_far": lambda: self.timeline.nudge_fraction(-0.1),
                 "on_far": lambda: self.timeline.nudge_fraction(0.1),
                 "first": self.timeline.home, "live": self.timeline.follow_live,
-                "replay": self.timeline.toggle_play}
+                "replay": self.timeline.toggle_play,
+                "copy_setup": lambda: setup_actions.copy_setup(self),
+                "paste_setup": lambda: setup_actions.paste_setup(self),
+                "save_setup": lambda: setup_actions.save_setup_dialog(self),
+                "open_setup": lambda: setup_actions.open_setup_dialog(self)}
 
     def _wire(self) -> None:
         s = self.session
@@ -221,6 +227,9 @@ class MainWindow(QMainWindow):
             self.add_run(config)
         if compare:
             self.select_lane(0)
+        if self._pending_setup is not None:
+            setup_actions.apply_setup(self, self._pending_setup)
+            self._pending_setup = None
 
     def _save_settings(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
