@@ -49,9 +49,10 @@ COMMANDS = (
             "Save this run (or the whole comparison) to one file (.npz) to reopen or compare"),
     Command("open", "Open run…", QKeySequence.StandardKey.Open,
             "Open saved runs (.npz); several files open side by side"),
-    Command("export", "Export figure…", "Ctrl+E", "Save a picture (PNG) of the whole window"),
-    Command("export_views", "Export views…", "Ctrl+Shift+E",
-            "Save each visible view as its own PNG"),
+    Command("export", "Export…", "Ctrl+E", "Export a view as a PNG or SVG figure, the data "
+            "behind it as CSV, or the whole run as CSV (also: right-click a plot)"),
+    Command("export_views", "Export window and views…", "Ctrl+Shift+E",
+            "Save a PNG of the whole window and of each visible view, into a folder"),
     Command("copy_setup", "Copy setup", "Ctrl+Shift+C",
             "Copy what this window shows (networks, lesson step, hidden views) as a short "
             "text to share; Paste setup or vgrad-gui --setup opens it"),

@@ -34,6 +34,7 @@ from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
 from vgrad_gui.qt.docks import Docks
+from vgrad_gui.qt.export_actions import Exporter
 from vgrad_gui.qt.notices import Notices
 from vgrad_gui.qt.plots.banner import DiagnosisBanner
 from vgrad_gui.qt.plots.base import View
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.status_state, self.status_step = self.status.state, self.status.step
         self.notices = Notices(self.session, self.panels.banner_for, self.status,
                                self.show_message, self.files.keep_after_crash)
+        self.exporter = Exporter(self)
         self.dock_layout.default_layout()
         self._wire()
         self._restore(config, preset)
@@ -126,7 +128,7 @@ class MainWindow(QMainWindow):
                 "reset": self.reset_training, "compare": self.toggle_compare,
                 "add_run": lambda: self.add_run(), "remove_run": self.remove_run,
                 "full": self.toggle_fullscreen, "save": self.files.save_dialog,
-                "open": self.files.open_dialog, "export": self.export_figure,
+                "open": self.files.open_dialog, "export": lambda: self.exporter.dialog(),
                 "export_views": self.export_views, "quit": self.close,
                 "bigger": lambda: self.scale_text(1.15),
                 "smaller": lambda: self.scale_text(1 / 1.15),
@@ -391,17 +393,6 @@ class MainWindow(QMainWindow):
     def autosave(self) -> Autosaved | None:
         return self.files.autosave()
 
-    def export_figure(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export figure",
-                                              str(Path(self.files.default_dir()) / "vgrad.png"),
-                                              "PNG images (*.png)")
-        if path:
-            path = path if path.lower().endswith(".png") else path + ".png"
-            if self.grab().save(path):
-                self.statusBar().showMessage(f"Saved {path}", 5000)
-            else:
-                self.show_message("Could not export", f"Could not write {path}.")
-
     def export_views(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export views to folder",
                                                   self.files.default_dir())
@@ -410,7 +401,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Saved {len(saved)} views to {folder}", 5000)
 
     def export_views_to(self, folder: str) -> list[str]:
-        widgets: list[tuple[str, QWidget]] = []
+        widgets: list[tuple[str, QWidget]] = [("window", self)]
         for i, panel in enumerate(self.panels.panels):
             suffix = "" if i == 0 else f"-{'ABCD'[i]}"
             widgets += [(f"diagram{suffix}", panel.diagram), (f"banner{suffix}", panel.banner)]
