@@ -107,6 +107,27 @@ class Trainer:
         self._resume = threading.Event()
         self._resume.set()
 
+    # -- changing course ------------------------------------------------------------------
+    def change(self, lr: float | None = None, optimizer: str | None = None) -> Config:
+        """Go on with another learning rate and/or optimizer, weights kept (TensorFlow
+        Playground's most asked-for behaviour). A new optimizer starts with empty state (no
+        momentum, no Adam moments), as it would in a user's own loop; a new learning rate
+        alone keeps the optimizer's state. Returns the config now in force; ConfigError for a
+        value the spec does not allow."""
+        changes: dict[str, object] = {}
+        if lr is not None:
+            changes["lr"] = lr
+        if optimizer is not None:
+            changes["optimizer"] = optimizer
+        config = Config.from_dict({**self.config.to_dict(), **changes})  # the spec's checks
+        if config.optimizer != self.config.optimizer:
+            self.optimizer = make_optimizer(config, self.probe.optimizer_params(), foreach=True)
+        elif config.lr != self.config.lr:
+            for group in self.optimizer.param_groups:
+                group["lr"] = config.lr
+        self.config = config
+        return config
+
     # -- one step -------------------------------------------------------------------------
     def _next_batch(self) -> torch.Tensor:
         n = len(self.x_train)
