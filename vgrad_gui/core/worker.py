@@ -129,6 +129,15 @@ class SetBoundary:
 
 
 @dataclass
+class ChangeCourse:
+    """Go on training run ``run_id`` with another learning rate and/or optimizer."""
+
+    run_id: int
+    lr: float | None = None
+    optimizer: str | None = None
+
+
+@dataclass
 class Quit:
     pass
 
@@ -199,6 +208,15 @@ class NonFinite:
     run_id: int
     step: int
     layers: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Changed:
+    """A course change took effect after ``step`` (the rows up to it were sent first)."""
+
+    run_id: int
+    step: int
+    config: dict[str, Any]
 
 
 @dataclass
@@ -372,6 +390,22 @@ class _Worker:
             self._step_once(max(1, cmd.steps))
         elif isinstance(cmd, SetMaxSteps):
             self._set_max_steps(cmd)
+        elif isinstance(cmd, ChangeCourse):
+            self._change_course(cmd)
+
+    def _change_course(self, cmd: ChangeCourse) -> None:
+        from vgrad_gui.core.spec import ConfigError
+
+        run = self.runs.get(cmd.run_id)
+        if run is None:
+            return
+        self._flush(run)  # the rows before the change reach the GUI before it
+        try:
+            config = run.trainer.change(lr=cmd.lr, optimizer=cmd.optimizer)
+        except ConfigError as exc:
+            self.events.put(Failed(cmd.run_id, str(exc), "", "config"))
+            return
+        self.events.put(Changed(cmd.run_id, int(run.trainer.step_count), config.to_dict()))
 
     def _start(self) -> None:
         for run in self.runs.values():

@@ -145,6 +145,17 @@ class TrainingSession(QObject):
             shown.history.config = config
             self.worker.send(w.SetMaxSteps(config.steps, lane.run_id))
             return
+        if (old is not None and shown is not None and shown.live and shown.step > 0
+                and lane.state in ("running", "paused")
+                and config.replace(lr=old.lr, optimizer=old.optimizer, steps=old.steps) == old):
+            # Only the learning rate or the optimizer: the run goes on from its weights.
+            lane.config = config
+            if config.steps != old.steps:
+                self.worker.send(w.SetMaxSteps(config.steps, lane.run_id))
+            self.worker.send(w.ChangeCourse(
+                lane.run_id, config.lr if config.lr != old.lr else None,
+                config.optimizer if config.optimizer != old.optimizer else None))
+            return
         lane.config = config
         self._build(index, solo=not self.comparing)
 
@@ -332,12 +343,28 @@ class TrainingSession(QObject):
                 # An older snapshot after a newer one (ValueError) has nothing new to draw.
                 with contextlib.suppress(ValueError):
                     run.add_boundary(ev.step, ev.classes, ev.confidence)
+        elif isinstance(ev, w.Changed):
+            self._changed_course(lane, ev)
         elif isinstance(ev, w.NonFinite):
             self.nonfinite.emit(ev.run_id, ev.step, ev.layers)
         elif isinstance(ev, w.Failed):
             if ev.kind == "config":
                 self._set_lane_state(lane, "invalid")
             self.failed.emit(ev.run_id, ev.message, ev.details, ev.kind)
+
+    def _changed_course(self, lane: Lane, ev: w.Changed) -> None:
+        """Record a change of learning rate or optimizer in the run (the timeline marks
+        it; a saved run keeps it)."""
+        run = lane.shown
+        if run is None or run.config is None:
+            return
+        new = Config.from_dict(ev.config)
+        for key in ("lr", "optimizer"):
+            before, after = getattr(run.config, key), getattr(new, key)
+            if before != after:
+                run.note_setting(ev.step, key, before, after)
+        run.config = new.replace(steps=run.config.steps)
+        run.history.config = run.config
 
     def _configured(self, lane: Lane, ev: w.Configured) -> None:
         assert lane.config is not None
