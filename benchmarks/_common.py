@@ -66,6 +66,49 @@ print(f"done {time.monotonic():.6f} loss {loss.item():.4f}", flush=True)
 """
 
 
+class SyntheticRun:
+    """A run of made-up rows, 50 Linear layers by default, log-spaced gradient norms as a
+    vanishing sigmoid net makes (the lowest layer ``10**-low`` of the output's), with
+    ``steps`` steps of history; ``take(k)`` makes the next ``k`` rows, as a worker training
+    it would send them. ``seed`` and ``low`` make the runs of a comparison differ."""
+
+    def __init__(self, steps: int = 100_000, depth: int = 49, seed: int = 0,
+                 low: float = 9.0) -> None:
+        from vgrad_gui.core.history import RunHistory
+        from vgrad_gui.core.records import row_width
+
+        self.cfg = Config(depth=depth, width=16, activation="sigmoid", steps=10**8, seed=seed)
+        names = [f"hidden {i}" for i in range(1, depth + 1)] + ["output"]
+        self.history = RunHistory(self.cfg, names, "saturated")
+        self.n = n = len(names)
+        self.rng = np.random.default_rng(seed)
+        self.base = np.linspace(-low, 0.0, n)
+        self.width = row_width("steps", n)
+        self.pw = row_width("probes", n)
+        s, block = self.rows(1, steps)
+        self.history.extend("steps", s, block)
+        marks = np.arange(100, steps + 1, 100)
+        self.history.extend("probes", marks,
+                            self.rng.random((len(marks), self.pw)).astype(np.float32))
+        self.history.extend("evals", marks,
+                            self.rng.random((len(marks), 2)).astype(np.float32))
+        self.next_step = steps + 1
+
+    def rows(self, first: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
+        block = np.empty((k, self.width), np.float32)
+        block[:, :n] = 10 ** (self.base + self.rng.normal(0, 0.2, (k, n)))
+        block[:, n : 2 * n] = block[:, :n] * 0.3
+        block[:, -2] = 0.69 + self.rng.normal(0, 0.01, k)
+        block[:, -1] = 0.5
+        return np.arange(first, first + k), block
+
+    def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        out = self.rows(self.next_step, k)
+        self.next_step += k
+        return out
+
+
 def bench_config(depth: int, width: int, **changes: object) -> Config:
     """The benchmark network: tanh, PyTorch's default init, SGD, batch 128, moons, CPU."""
     base = dict(depth=depth, width=width, activation="tanh", init="default", optimizer="sgd",

@@ -4,7 +4,7 @@ window's history, ``reached <monotonic> <step>`` when step N is, then closes the
 
     python benchmarks/_live_driver.py CFG.json N
 
-The only change to the app is a subclass of MainWindow that listens to the session's frames;
+The only change to the app is a subclass of MainWindow that listens to the frame clock;
 the reports go to stdout, flushed, for the parent benchmark to time.
 """
 
@@ -25,13 +25,13 @@ class ReportingWindow(Base):  # type: ignore[misc,valid-type]
         self._first_reported = False
         self._done = False
         self.target = int(sys.argv[2])
-        self.session.frame.connect(self._report)
+        self.clock.frame.connect(self._report)
 
     def _report(self, _index: int) -> None:
-        info = self.session.info
-        if self._done or info is None or not info.live:
+        run = self.session.run
+        if self._done or run is None or not run.live:
             return
-        step = info.history.step
+        step = run.step
         if step > 0 and not self._first_reported:
             self._first_reported = True
             print(f"first-row {time.monotonic():.6f} {step}", flush=True)

@@ -96,18 +96,17 @@ class Timeline:
         self.steps: list[tuple[float, int]] = []
         self.window = window
         s = window.session
-        if hasattr(s, "building"):
-            s.building.connect(lambda stage, frac, *_: self.notes.append(
-                (time.monotonic(), str(stage), float(frac))))
+        s.building.connect(lambda _run_id, stage, frac, *_: self.notes.append(
+            (time.monotonic(), str(stage), float(frac))))
         s.stateChanged.connect(lambda st: self.states.append((time.monotonic(), st)))
         s.ready.connect(lambda *_: setattr(self, "ready_at", time.monotonic()))
-        s.frame.connect(self._frame)
+        window.clock.frame.connect(self._frame)
 
     def _frame(self, _index: int) -> None:
-        info = self.window.session.info
-        if info is None or not info.live:
+        run = self.window.session.run
+        if run is None or not run.live:
             return
-        step = info.history.step
+        step = run.step
         if step and (not self.steps or step != self.steps[-1][1]):
             self.steps.append((time.monotonic(), step))
 
@@ -164,7 +163,8 @@ def report(config: Config, result: dict[str, object], plain: list[float], thread
     print("   build notes: " + ("; ".join(f"+{t - ready_at:.2f} s '{s}' ({f:.0%})"
                                           for t, s, f in tl.notes) or "none")
           + f"  target: a note while building: {verdict(bool(tl.notes))}")
-    print(f"   worker ready -> run ready (built): {float(result['built']) - ready_at:.2f} s")
+    built = float(result["built"])  # type: ignore[arg-type]
+    print(f"   worker ready -> run ready (built): {built - ready_at:.2f} s")
     times = tl.step_times()
     live_rate, plain_rate = rate_of(times), rate_of(plain)
     step_s = 1 / live_rate if live_rate == live_rate and live_rate > 0 else float("nan")

@@ -40,13 +40,12 @@ os.environ["XDG_CONFIG_HOME"] = os.path.join(_tmp, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_tmp, "data")
 
 import numpy as np  # noqa: E402
+from _common import SyntheticRun  # noqa: E402
 from _qt_probes import Heartbeat, PaintedFrames, spin  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from vgrad_gui.core import worker as w  # noqa: E402
-from vgrad_gui.core.history import RunHistory  # noqa: E402
-from vgrad_gui.core.records import row_width  # noqa: E402
 from vgrad_gui.core.spec import Config  # noqa: E402
 from vgrad_gui.qt.app import make_app  # noqa: E402
 from vgrad_gui.qt.main_window import MainWindow  # noqa: E402
@@ -128,7 +127,7 @@ def live_phase(app: QApplication, window: MainWindow, frames: PaintedFrames,
     spin(app, 30, lambda: window.session.state == "ready")
     window.start_training()
     spin(app, 3)  # warm up
-    h = window.session.info.history
+    h = window.session.run.history  # run A's, built afresh by the reset
     frames.reset()
     s0, t0 = h.step, time.monotonic()
     spin(app, seconds)
@@ -178,9 +177,9 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
     print(f"2. step-to-pixel latency (worker finished the step -> heatmap painted it), "
           f"{len(lat)} samples: p50 {p50:.1f} ms, p95 {p95:.1f} ms  target p95 <= 50 ms: "
           f"{met(p95 <= 50)}")
-    own = list(window.session.latencies)
+    own = list(window.clock.latencies)
     if own:
-        print(f"   (the session's own figure, closed by any view's paint: p95 "
+        print(f"   (the frame clock's own figure, closed by any view's paint: p95 "
               f"{np.percentile(np.array(own) * 1000, 95):.1f} ms)")
     print(f"   event loop's longest stall during live training: "
           f"{max(stalls) * 1000:.1f} ms  target <= 50 ms: "
@@ -188,49 +187,15 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
     window.close()
 
 
-class SyntheticRun:
-    """A 50-layer run of made-up rows (log-spaced gradient norms, as a vanishing sigmoid net
-    makes), and a feeder that streams more of them as a worker at 600 steps/s would."""
-
-    def __init__(self) -> None:
-        depth = 49  # 50 Linear layers
-        self.cfg = Config(depth=depth, width=16, activation="sigmoid", steps=10**8)
-        names = [f"hidden {i}" for i in range(1, depth + 1)] + ["output"]
-        self.history = RunHistory(self.cfg, names, "saturated")
-        self.n = n = len(names)
-        self.rng = np.random.default_rng(0)
-        self.base = np.log10(np.logspace(-9, 0, n))
-        self.pw = row_width("probes", n)
-        steps, block = self.rows(1, 100_000)
-        self.history.extend("steps", steps, block)
-        self.history.extend("probes", np.arange(100, 100_001, 100),
-                            self.rng.random((1000, self.pw)).astype(np.float32))
-        self.history.extend("evals", np.arange(100, 100_001, 100),
-                            self.rng.random((1000, 2)).astype(np.float32))
-        self.next_step = 100_001
-
-    def rows(self, first: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n
-        block = np.empty((k, row_width("steps", n)), np.float32)
-        block[:, :n] = 10 ** (self.base + self.rng.normal(0, 0.2, (k, n)))
-        block[:, n : 2 * n] = block[:, :n] * 0.3
-        block[:, -2] = 0.69 + self.rng.normal(0, 0.01, k)
-        block[:, -1] = 0.5
-        return np.arange(first, first + k), block
-
-    def take(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        out = self.rows(self.next_step, k)
-        self.next_step += k
-        return out
-
-
 class Streaming:
-    """Feeds a SyntheticRun's rows into a window's session every 16 ms, through the session's
-    own event handling, and measures the heatmap's painted frames, the frame work, stalls and
-    rows-to-paint latency."""
+    """Feeds a SyntheticRun's rows (50 layers, log-spaced gradient norms as a vanishing
+    sigmoid net makes) into a window's session every 16 ms, as a worker at 600 steps/s would
+    send them, through the session's own event handling, and measures the heatmap's painted
+    frames, the frame work, stalls and rows-to-paint latency."""
 
     def __init__(self, app: QApplication, window: MainWindow, run: SyntheticRun) -> None:
         self.app, self.session, self.run = app, window.session, run
+        self.clock = window.clock
         self.frames = PaintedFrames(window.views["heatmap"])
         self.beat = Heartbeat()
         self.feeder = QTimer()
@@ -245,7 +210,6 @@ class Streaming:
                                     np.empty((0, pw), np.float32), np.empty(0, np.int64),
                                     np.empty((0, 2), np.float32), now, now, 600.0))
         self.frames.rows_arrived(now)
-        self.session.version += 1
 
     def measure(self, duration: float) -> tuple[float, list[float], float, list[float]]:
         """Stream for ``duration`` s: painted fps, frame work, worst stall, latencies."""
@@ -253,30 +217,32 @@ class Streaming:
         self.feeder.start()
         spin(self.app, 1)
         self.frames.reset()
-        self.session.tick_costs.clear()
+        self.clock.tick_costs.clear()
         t0 = time.monotonic()
         spin(self.app, duration)
         fps = self.frames.count / (time.monotonic() - t0)
         self.feeder.stop()
         self.beat.stop()
-        return (fps, list(self.session.tick_costs), self.beat.worst_stall(),
+        return (fps, list(self.clock.tick_costs), self.beat.worst_stall(),
                 list(self.frames.latencies))
 
     def grow(self, until: int) -> tuple[list[float], list[float], float]:
         """Jump the history to ``until`` steps in appends of 20,000 steps, the window drawing
         as it goes: each append's time, the frame work meanwhile, the worst stall."""
         appends: list[float] = []
-        self.session.tick_costs.clear()
+        self.clock.tick_costs.clear()
+        shown = self.session.run
+        assert shown is not None
         self.beat.start()
         while self.run.next_step < until:
             s, b = self.run.take(20_000)
             t0 = time.perf_counter()
             self.run.history.extend("steps", s, b)
             appends.append(time.perf_counter() - t0)
-            self.session.version += 1
+            shown.version += 1  # what Run.append does: the views redraw what moved
             spin(self.app, 0.05)
         self.beat.stop()
-        return appends, list(self.session.tick_costs), self.beat.worst_stall()
+        return appends, list(self.clock.tick_costs), self.beat.worst_stall()
 
 
 def ms(values: list[float], q: float) -> str:
@@ -293,8 +259,13 @@ def measure_frames(app: QApplication, seconds: float) -> None:
     window.resize(1920, 1080)
     window.show()
     show_every_view(window)
+    # The worker starts after the first paint; let it come up before anything is timed.
+    spin(app, 60, lambda: window.session.worker_info is not None)
     window.session.view_history(run.history, "synthetic")
-    window.session.info.source = "live"  # draw it as a live run
+    shown = window.session.run
+    assert shown is not None
+    shown.source = "live"  # draw it as a live run
+    shown.set_state("running")
     spin(app, 2)
     stream = Streaming(app, window, run)
     fps, cost, stall, lat = stream.measure(seconds)
@@ -348,7 +319,7 @@ def measure_worker(app: QApplication) -> None:
     spin(app, 30, lambda: window.session.state == "ready")
     t1 = time.monotonic()
     window.start_training()
-    spin(app, 10, lambda: window.session.info.history.step > 0)
+    spin(app, 10, lambda: window.session.run is not None and window.session.run.step > 0)
     first = time.monotonic() - t1
     print(f"   the worker is ready {ready:.1f} s after it is started (in the background, "
           f"after the first paint); with it warm, Start to the first row on screen: "
