@@ -1,8 +1,9 @@
 """Instruments for the in-process GUI benchmarks: painted frames of one view, step-to-pixel
 latency closed by that view's paint, and a 5 ms heartbeat for event-loop stalls.
 
-They attach from outside through public objects (the view's QGraphicsView viewport, the
-session's worker client and the view's ``refresh``), so the app needs no benchmark code.
+They attach from outside through public objects (the view's QGraphicsView viewports, or the
+view itself when it paints itself, like the network diagram; the session's worker client and
+the view's ``refresh``), so the app needs no benchmark code.
 """
 
 from __future__ import annotations
@@ -42,8 +43,11 @@ class Heartbeat:
 
 
 class PaintedFrames(QObject):
-    """Counts the paint events of a view's plot (its QGraphicsView viewports) and closes
-    step-to-pixel latency samples with them.
+    """Counts the paint events of a view's plot (its QGraphicsView viewports; a view without
+    one paints itself, like the network diagram, or through its child widgets, like the
+    banner's painted text: their paint events) and closes step-to-pixel latency samples with
+    them. It also sums the GUI thread's CPU time (``time.thread_time``: what the view costs,
+    whatever else the machine runs) in the view's paints and in its ``refresh``.
 
     A sample opens when rows arrive from the worker (their ``oldest_done`` time), is handed to
     the view when its ``refresh`` next runs (the refresh that draws those rows), and closes at
@@ -61,9 +65,13 @@ class PaintedFrames(QObject):
         self._arrived: float | None = None  # oldest unrefreshed rows' training time
         self._drawn: float | None = None  # refreshed, waiting for the paint
         self._painting = False
-        self.viewports = [g.viewport() for g in view.findChildren(QGraphicsView)]
+        self.paint_cpu = self.refresh_cpu = 0.0
+        self.refreshes = 0
+        self.viewports: list[QWidget] = [g.viewport() for g in view.findChildren(QGraphicsView)]
         if isinstance(view, QGraphicsView):
             self.viewports.append(view.viewport())
+        if not self.viewports:
+            self.viewports = [view, *view.findChildren(QWidget)]
         for vp in self.viewports:
             vp.installEventFilter(self)
         refresh = view.refresh  # type: ignore[attr-defined]
@@ -73,9 +81,15 @@ class PaintedFrames(QObject):
                 if self._drawn is None:
                     self._drawn = self._arrived
                 self._arrived = None
-            refresh()
+            started = time.thread_time()
+            try:
+                refresh()
+            finally:
+                self.refresh_cpu += time.thread_time() - started
+                self.refreshes += 1
 
         view.refresh = counted_refresh  # type: ignore[attr-defined]
+        self._refresh = refresh
         if session is not None:
             self.watch_worker(session)
 
@@ -95,6 +109,12 @@ class PaintedFrames(QObject):
 
         client.poll = watched_poll
 
+    def detach(self) -> None:
+        """Stop counting (the view stays): a later PaintedFrames may watch it afresh."""
+        for vp in self.viewports:
+            vp.removeEventFilter(self)
+        self.view.refresh = self._refresh  # type: ignore[attr-defined]
+
     def rows_arrived(self, oldest_done: float) -> None:
         """For benchmarks that feed rows themselves."""
         if self._arrived is None:
@@ -106,6 +126,8 @@ class PaintedFrames(QObject):
         self.latencies.clear()
         self.shown_at.clear()
         self._arrived = self._drawn = None
+        self.paint_cpu = self.refresh_cpu = 0.0
+        self.refreshes = 0
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.Paint or self._painting:
@@ -113,13 +135,17 @@ class PaintedFrames(QObject):
         # Paint now, through the view's own handler, to time the end of the paint.
         view = obj.parent()
         self._painting = True
+        started = time.thread_time()
         try:
-            if isinstance(view, QGraphicsView):
+            if isinstance(view, QGraphicsView):  # obj is its viewport
                 view.viewportEvent(event)
+            elif isinstance(obj, QWidget):
+                obj.event(event)  # a widget that paints itself (no event filters on this path)
             else:
                 return False
         finally:
             self._painting = False
+            self.paint_cpu += time.thread_time() - started
         now = time.monotonic()
         self.count += 1
         self.paint_ends.append(now)
