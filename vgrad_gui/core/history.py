@@ -346,7 +346,9 @@ class AlignedBins:
             self._reset()
             e = np.empty((0, self.k))
             return Binned(np.empty(0), e, e.astype(np.float32), e.astype(np.float32))
-        width = max(1, self.width)
+        # The finest power-of-two width that fits, from 1: a plot that grew wider (or a run
+        # first drawn while its dock was narrow) gets finer bins again.
+        width = 1
         while -(-last // width) > max(1, max_bins):
             width *= 2
         if self.width == 0 or width < self.width or last < self.upto:

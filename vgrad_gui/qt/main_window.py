@@ -29,7 +29,7 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config, ConfigError
 from vgrad_gui.core.workspace import Workspace, WorkspaceError, describe
-from vgrad_gui.qt import errors, setup_actions, theme
+from vgrad_gui.qt import errors, recent, setup_actions, theme
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
@@ -113,7 +113,9 @@ class MainWindow(QMainWindow):
         self.status = StatusFields(self.statusBar(), self.session)
         self.status_state, self.status_step = self.status.state, self.status.step
         self.notices = Notices(self.session, self.panels.banner_for, self.status,
-                               self.show_message, self.files.keep_after_crash)
+                               self.show_message, self.files.keep_after_crash,
+                               self.statusBar().showMessage)
+        self.recent = recent.install(self)
         self.exporter = Exporter(self)
         self.dock_layout.default_layout()
         self._wire()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QMessageBox
 
 from vgrad_gui.core import readings
-from vgrad_gui.core.diagnose import describe_layers
 from vgrad_gui.qt.plots.banner import DiagnosisBanner
 from vgrad_gui.qt.session import TrainingSession
 from vgrad_gui.qt.status import StatusFields
@@ -20,12 +19,14 @@ class Notices:
     def __init__(self, session: TrainingSession,
                  banner_for: Callable[[int], DiagnosisBanner | None], status: StatusFields,
                  show_message: ShowMessage,
-                 keep_after_crash: Callable[[int | None], object]) -> None:
+                 keep_after_crash: Callable[[int | None], object],
+                 show_status: Callable[[str, int], object]) -> None:
         self.session = session
         self.banner_for = banner_for  # lane index -> its banner
         self.status = status
         self.show_message = show_message
         self.keep_after_crash = keep_after_crash
+        self.show_status = show_status
         session.failed.connect(self.failed)
         session.building.connect(self.building)
         session.nonfinite.connect(self.nonfinite)
@@ -62,24 +63,21 @@ class Notices:
         self.keep_after_crash(code)
 
     def nonfinite(self, run_id: int, step: int, layers: list[int]) -> None:
-        # The step and layers the views and ``summary`` quote (readings' one rule); the
-        # worker's own report only until the history holds that step.
+        """The banner says it as the diagnosis does (live and reopened alike: the NaN/Inf
+        finding comes first); the status bar says that this run stopped training."""
         lane = self.session.lane_of(run_id)
         run = self.session.lanes[lane].shown if lane is not None else None
         banner = self._banner(run_id)
         if run is None or banner is None:
             return
+        # The step the views and ``summary`` quote (readings' one rule); the worker's own
+        # report only until the history holds that step.
         first = readings.first_nonfinite_step(run.history)
-        if first is not None:
-            step = first
-            at = readings.grad_reading(run.history, first)
-            layers = at.layers(readings.NONFINITE) if at is not None else layers
-        where = describe_layers(layers, run.history.n_layers) if layers else "the loss"
-        others = " The other runs go on." if self.session.comparing else ""
-        banner.set_message(
-            "error", f"NaN/Inf: at step {step:,} the gradients of {where} became NaN or "
-            "infinite." if layers else f"NaN/Inf: at step {step:,} the loss became NaN or "
-            "infinite.",
-            f"Training of this run stopped.{others} The heatmap, the diagram and the flow bars "
-            "show the non-finite layers in cyan. Lower the learning rate or the initial weight "
-            "scale (try He or Xavier init), then press R to reset.")
+        step = first if first is not None else step
+        banner.mark_dirty()
+        name = f"Run {'ABCD'[lane]}" if self.session.comparing and lane is not None else \
+            "Training"
+        others = "; the other runs go on" if self.session.comparing else ""
+        self.show_status(f"{name} stopped at step {step:,}: NaN/Inf{others}. "
+                                    "Lower the learning rate or the initial weights, then R.",
+                                    15000)

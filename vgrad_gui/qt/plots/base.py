@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from vgrad_gui.core.run import Run
@@ -107,6 +107,12 @@ class View(QWidget):
     def mark_dirty(self) -> None:
         """Draw at this view's next turn even if the runs did not change."""
         self._seen = None
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        # Binned views pick their bins from their width: a finished run's view must redraw
+        # for its new size, or a reopened run would look different from the live one.
+        super().resizeEvent(event)
+        self.mark_dirty()
 
     def data_version(self) -> tuple[int, ...]:
         return (self.workspace.version, *(r.version for r in self.runs))
