@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Change, Workspace
@@ -237,23 +237,18 @@ class TimedGraphicsLayoutWidget(GuardedGraphicsLayoutWidget):
 
 
 def style_plot(plot: pg.PlotItem) -> None:
-    for name in ("left", "bottom", "right", "top"):
-        axis = plot.getAxis(name)
-        axis.setStyle(tickFont=theme.font(0.9), tickTextOffset=6)
-        axis.setTextPen(theme.TEXT)
-        axis.setPen(pg.mkPen(theme.TEXT_DIM))
-        axis.enableAutoSIPrefix(False)  # "loss (x0.001)" confuses more than it helps
-        # Axes (ticks, labels, grid) change only when a range does; replaying their drawing
-        # on every paint was most of the cost of the smaller views.
-        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    """Theme ``plot``: its axes now, and its whole scene (axes, grid, background, legends,
+    text items, pens and brushes in palette colours, the heat LUT) again after every theme
+    or text-size change (theme.register_plot)."""
+    theme.register_plot(plot)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(True)
     plot.hideButtons()
 
 
 def set_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
-    plot.setLabel(side, text, **{"font-size": f"{theme.point_size(0.95):.0f}pt",
-                                 "color": theme.TEXT})
+    """An axis label in the theme's size and colour (both follow theme changes)."""
+    plot.setLabel(side, text, **theme.axis_label_style())
 
 
 class DecadeAxis(pg.AxisItem):
