@@ -1,12 +1,14 @@
 """The status bar's fields: state, step, speed, loss, test accuracy and device, as painted text
 of fixed widths (labels that changed five times a second would re-lay-out, and repaint, the
-whole window each time)."""
+whole window each time). The widths follow the text size; invalid builder settings show in
+the error colour (show_problems)."""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtWidgets import QStatusBar
+from shiboken6 import isValid
 
 from vgrad_gui.core import readings
 from vgrad_gui.core.history import RunHistory
@@ -39,24 +41,57 @@ class StatusFields:
         self.acc = PaintedText("")
         self.grad = PaintedText("")  # hidden layer 1's current gradient (readings)
         self.device = PaintedText("")
-        samples = {self.state: "Starting the trainer…", self.step: "step 100,000,000",
-                   self.rate: "99,999 steps/s", self.loss: "loss 9.99×10⁻¹⁰",
-                   self.acc: "test accuracy 100.0%"}
-        for w, sample in samples.items():
-            w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
-            bar.addWidget(w)
+        self.samples = {self.state: "Starting the trainer…", self.step: "step 100,000,000",
+                        self.rate: "99,999 steps/s", self.loss: "loss 9.99×10⁻¹⁰",
+                        self.acc: "test accuracy 100.0%", self.device: "cuda:0"}
+        for w in self.samples:
+            if w is not self.device:
+                bar.addWidget(w)
         # The gradient field takes what is left and elides: fixed widths summed past a
         # 1024-pixel projector's width and the fields overlapped.
         self.grad.setMinimumWidth(60)
         bar.addWidget(self.grad, 1)
-        self.device.setFixedWidth(self.device.fontMetrics().horizontalAdvance("cuda:0") + 24)
         bar.addPermanentWidget(self.device)
+        self.update_fonts()
         self._version: tuple[int, ...] = ()
+        self._state = ""
+        self.problems = ""  # what to fix in the builder; "" when its settings are valid
+        theme.notifier.changed.connect(self._restyle)
+
+    def update_fonts(self) -> None:
+        """Widths for the current text size (the fields' fonts follow it themselves)."""
+        for w, sample in self.samples.items():
+            w.setFixedWidth(w.fontMetrics().horizontalAdvance(sample) + 24)
+
+    def _restyle(self) -> None:
+        if isValid(self.state):
+            self.update_fonts()
+            self._paint_problems()
+
+    def show_problems(self, summary: str) -> None:
+        """The builder's settings are invalid (``summary``: what to fix, from
+        BuilderPanel.problem_summary()), or valid again (""): the state field says "Settings
+        invalid" and the gradient field what to fix, both in the error colour."""
+        self.problems = summary
+        self._paint_problems()
+
+    def _paint_problems(self) -> None:
+        colour = theme.ERROR if self.problems else None
+        self.state.set_colour(colour)
+        self.grad.set_colour(colour)
+        self.grad.setText(self.problems)  # the reading comes back with the next update
+        self.grad.setToolTip(self.problems)
+        self.show_state(self._state)
 
     def show_state(self, state: str) -> None:
-        self.state.setText(STATE_TEXT.get(state, state))
-        self.state.setToolTip("Raise 'Max steps' to go on, or press Start to run again."
-                              if state == "finished" else "")
+        self._state = state
+        if self.problems:
+            self.state.setText(STATE_TEXT["invalid"])
+            self.state.setToolTip(self.problems)
+        else:
+            self.state.setText(STATE_TEXT.get(state, state))
+            self.state.setToolTip("Raise 'Max steps' to go on, or press Start to run again."
+                                  if state == "finished" else "")
         self.update()
 
     def show_device(self, device: str) -> None:
@@ -81,10 +116,12 @@ class StatusFields:
         loss = h.latest("steps", "loss")
         self.loss.setText(f"loss {theme.format_value(float(loss[0]))}"
                           if loss is not None else "")
-        self.grad.setText(grad_text(h))
-        self.grad.setToolTip("Hidden layer 1's current gradient (the median of the last "
-                             f"{readings.WINDOW} steps) and its ratio to the output layer's: "
-                             "the numbers the diagram, the flow bars and the banner quote.")
+        if not self.problems:
+            self.grad.setText(grad_text(h))
+            self.grad.setToolTip("Hidden layer 1's current gradient (the median of the last "
+                                 f"{readings.WINDOW} steps) and its ratio to the output "
+                                 "layer's: the numbers the diagram, the flow bars and the "
+                                 "banner quote.")
         acc = h.latest("evals", "test_accuracy")
         self.acc.setText(f"test accuracy {float(acc[0]):.1%}"
                          if acc is not None and math.isfinite(float(acc[0])) else "")

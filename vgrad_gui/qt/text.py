@@ -3,9 +3,13 @@
 Setting a QLabel's text asks every layout above it to recompute; in a main window full of
 docks that costs ~20 ms, and a diagnosis or status line that changes a few times a second
 would stall the frame loop. A PaintedText draws its text itself and only ever repaints.
+Every PaintedText follows the theme: its size after Ctrl++/Ctrl+-, its colour after a theme
+change.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import (
@@ -18,29 +22,52 @@ from PySide6.QtGui import (
     QTextOption,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
+from shiboken6 import isValid
 
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.guard import guarded_paint_event
 
+_texts: weakref.WeakSet[PaintedText] = weakref.WeakSet()
+
+
+def _restyle() -> None:
+    for text in list(_texts):
+        if isValid(text):
+            text.restyle()
+
+
+theme.notifier.changed.connect(_restyle)
+
 
 class PaintedText(QWidget):
-    """``lines`` lines of text (wrapped, the last line elided), in a fixed height."""
+    """``lines`` lines of text (wrapped, the last line elided), in a fixed height, in
+    ``colour`` (the theme's text colour when None)."""
 
     def __init__(self, text: str = "", lines: int = 1, relative_size: float = 1.0,
-                 bold: bool = False, colour: str = theme.TEXT,
+                 bold: bool = False, colour: str | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._text = text
         self._lines = lines
         self._relative = relative_size
         self._bold = bold
-        self._colour = QColor(colour)
+        self._colour: QColor | None = None if colour is None else QColor(colour)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.update_font()
+        _texts.add(self)
 
     def update_font(self) -> None:
         self.setFont(theme.font(self._relative, self._bold))
         self.setFixedHeight(self.fontMetrics().lineSpacing() * self._lines + 2)
+
+    def restyle(self) -> None:
+        """The theme's current text size, and a palette colour in the current theme."""
+        self.update_font()
+        if self._colour is not None:
+            swapped = theme.translate(self._colour)
+            if swapped is not None:
+                self._colour = swapped
+        self.update()
 
     def text(self) -> str:
         return self._text
@@ -55,9 +82,13 @@ class PaintedText(QWidget):
             self._lines = lines
             self.update_font()
 
-    def set_colour(self, colour: str) -> None:
-        self._colour = QColor(colour)
+    def set_colour(self, colour: str | None) -> None:
+        """A colour (one of the theme's follows theme changes); None: the theme's text."""
+        self._colour = None if colour is None else QColor(colour)
         self.update()
+
+    def colour(self) -> QColor:
+        return QColor(theme.TEXT) if self._colour is None else QColor(self._colour)
 
     def sizeHint(self) -> QSize:
         return QSize(self.fontMetrics().horizontalAdvance(self._text[:40]) + 8,
@@ -66,7 +97,7 @@ class PaintedText(QWidget):
     @guarded_paint_event
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
-        p.setPen(self._colour)
+        p.setPen(self.colour())
         p.setFont(self.font())
         rect = QRectF(self.rect())
         if self._lines == 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout
+from shiboken6 import isValid
 
 from vgrad_gui.core.diagnose import Finding, diagnose
 from vgrad_gui.core.run import Run
@@ -20,13 +21,20 @@ def readable(text: str) -> str:
     return re.sub(r"10\^(-?\d+)", lambda m: theme.decade_label(int(m.group(1))), text)
 
 
-COLOURS = {"error": theme.ERROR, "warning": theme.WARN, "ok": theme.OK}
+SEVERITY_COLOURS = {"error": "ERROR", "warning": "WARN", "ok": "OK"}  # theme palette names
 ICONS = {"error": "●", "warning": "▲", "ok": "✓"}
+INVALID_DETAILS = "Start is off until the setting is fixed in the network builder."
+
+
+def severity_colour(severity: str) -> str:
+    """The current theme's colour of a severity ("error", "warning", "ok")."""
+    return theme.colour(SEVERITY_COLOURS.get(severity, "TEXT"))
 
 
 class DiagnosisBanner(View):
     title = "Diagnosis"
     every, phase = 20, 7  # 3 Hz: words need time to be read
+    rebuild_on_theme = False  # restyles itself; a rebuild would drop the message shown
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
@@ -50,11 +58,23 @@ class DiagnosisBanner(View):
         row.addLayout(text, 1)
         self.findings: list[Finding] = []
         self.override: str | None = None
+        self._override_shown: tuple[str, str, str] = ("", "", "")
+        self.invalid = ""  # what to fix in the builder; "" when its settings are valid
+        self._shown: tuple[str, str, str] = ("", "", "")  # severity, headline, details
         self._severity = ""
         self._headline_lines = 2
         self.compact = False
         self.update_fonts()
         self._paint("ok", self.headline.text(), "")
+        theme.notifier.changed.connect(self._restyle)
+
+    def _restyle(self) -> None:
+        """After a theme or text-size change: fonts, height and colours."""
+        if not isValid(self):
+            return
+        self.update_fonts()
+        self._severity = ""  # set the style sheets again, in the new colours
+        self._paint(*self._shown)
 
     def update_fonts(self) -> None:
         """Fonts and a fixed height for the current text size. Fixed, and painted text:
@@ -90,7 +110,7 @@ class DiagnosisBanner(View):
 
     def on_run(self, run: Run) -> None:
         self.findings = []
-        if self.override is not None:
+        if self.override is not None or self.invalid:
             return
         warnings = run.warnings
         if run.live and warnings:
@@ -105,10 +125,30 @@ class DiagnosisBanner(View):
     def set_message(self, severity: str, headline: str, details: str = "") -> None:
         """Show a message of the app's own (an error, a paused run) until the next run."""
         self.override = headline
-        self._paint(severity, headline, details)
+        self._override_shown = (severity, headline, details)
+        if not self.invalid:
+            self._paint(severity, headline, details)
+
+    def set_invalid(self, summary: str) -> None:
+        """The builder's settings are invalid (``summary``: what to fix, from
+        BuilderPanel.problem_summary()); "" when they are valid again. While invalid the
+        banner says so in the error colour, above any diagnosis or message; afterwards it
+        shows again what it showed before."""
+        if summary == self.invalid:
+            return
+        self.invalid = summary
+        if summary:
+            self._paint("error", f"Settings invalid. {summary}", INVALID_DETAILS)
+        elif self.override is not None:
+            self._paint(*self._override_shown)
+        else:
+            self.findings = []
+            if self.run is not None:
+                self.on_run(self.run)
+            self.mark_dirty()
 
     def refresh(self) -> None:
-        if self.run is None or self.override is not None:
+        if self.run is None or self.override is not None or self.invalid:
             return
         findings = diagnose(self.run.history, self.workspace.cursor.step_for(self.run))
         if not findings or findings == self.findings:
@@ -119,10 +159,11 @@ class DiagnosisBanner(View):
         self._paint(top.severity, top.message, rest)
 
     def _paint(self, severity: str, headline: str, details: str) -> None:
+        self._shown = (severity, headline, details)
         headline, details = readable(headline), readable(details)
         if severity != self._severity:  # style sheets are slow to apply: only on a change
             self._severity = severity
-            colour = COLOURS.get(severity, theme.TEXT)
+            colour = severity_colour(severity)
             self.frame.setStyleSheet(f"QFrame#banner {{ background: {theme.PANEL_LIGHT}; "
                                      f"border-left: 8px solid {colour}; }}")
             self.icon.setText(ICONS.get(severity, ""))
