@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from vgrad_gui.core.presets import Preset, all_presets
 from vgrad_gui.core.spec import FIELD_BY_NAME, RULES, Config, Field, validate_each
@@ -180,6 +181,13 @@ class BuilderPanel(QScrollArea):
             # With an application style sheet, QApplication.setFont reaches only top-level
             # windows: the panel's labels and editors would keep their old size (issue 11).
             app.fontChanged.connect(self.update_fonts)
+        theme.notifier.changed.connect(self._restyle)
+
+    def _restyle(self) -> None:
+        """After a theme or text-size change (the schematic paints in the theme's colours)."""
+        if isValid(self):
+            self.update_fonts()
+            self.schematic.update()
 
     # -- wheel and fonts ----------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:

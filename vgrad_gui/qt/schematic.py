@@ -12,7 +12,7 @@ from vgrad_gui.qt import theme
 
 SHORT = {"sigmoid": "σ", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "LReLU", "elu": "ELU",
          "gelu": "GELU", "selu": "SELU", "linear": "id"}
-ACT_COLOUR = {"sigmoid": theme.ERROR, "tanh": theme.WARN}
+ACT_COLOUR = {"sigmoid": "ERROR", "tanh": "WARN"}  # theme palette names: read when painting
 
 
 def fitting_font(words: list[str], width: float, relative: float) -> QFont:
@@ -78,7 +78,7 @@ class NetworkSchematic(QWidget):
                 p.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"…\n×{cfg.depth - 4}")
                 continue
             fill = QColor(theme.PANEL_LIGHT)
-            p.setPen(QPen(QColor("#3a414e"), 1))
+            p.setPen(QPen(QColor(theme.BORDER), 1))
             p.setBrush(fill)
             p.drawRoundedRect(rect, 5, 5)
             p.setFont(small)
@@ -105,7 +105,7 @@ class NetworkSchematic(QWidget):
         p.setPen(QColor(theme.TEXT))
         upper = QRectF(rect.x(), rect.y() + 2, rect.width(), rect.height() * 0.55)
         p.drawText(upper, Qt.AlignmentFlag.AlignCenter, "\n".join(lines))
-        p.setPen(QColor(ACT_COLOUR.get(cfg.activation, theme.OK)))
+        p.setPen(QColor(theme.colour(ACT_COLOUR.get(cfg.activation, "OK"))))
         lower = QRectF(rect.x(), rect.y() + rect.height() * 0.55, rect.width(),
                        rect.height() * 0.42)
         p.drawText(lower, Qt.AlignmentFlag.AlignCenter, SHORT[cfg.activation])
