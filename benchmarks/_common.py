@@ -229,6 +229,16 @@ def config_json(config: Config) -> str:
     return json.dumps(config.to_dict())
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of process ``pid`` so far; NaN where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> str:
     try:
         return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())

@@ -37,7 +37,7 @@ import sys
 import time
 from typing import Any
 
-from _common import SyntheticRun, fresh_env, load_average, spread, verdict
+from _common import SyntheticRun, cpu_seconds, fresh_env, load_average, spread, verdict
 
 os.environ.update({k: v for k, v in fresh_env().items()
                    if k in ("QT_QPA_PLATFORM", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
@@ -310,16 +310,6 @@ def report_synthetic(r: dict[str, Any], profiled: bool) -> None:
               f"{dock:.0f} frames/s, {stall * 1000:.0f} ms  no slower: "
               f"{verdict(dock >= README_FPS * 0.95 and stall <= README_STALL * 1.1)} "
               "(a different load; see --baseline in the notes for a same-load check)")
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """CPU time of process ``pid`` so far (Linux: /proc; NaN elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def headless(runs: list[tuple[str, Config]]) -> tuple[float, float]:

@@ -40,7 +40,7 @@ os.environ["XDG_CONFIG_HOME"] = os.path.join(_tmp, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_tmp, "data")
 
 import numpy as np  # noqa: E402
-from _common import SyntheticRun  # noqa: E402
+from _common import SyntheticRun, cpu_seconds  # noqa: E402
 from _qt_probes import Heartbeat, PaintedFrames, spin  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -100,16 +100,19 @@ else:
             opt.zero_grad(); loss.backward(); opt.step(); done[0] += 1
     count = lambda: done[0]
 for _ in range(20): step()
-start, first = time.perf_counter(), count()
+start, cpu, first = time.perf_counter(), time.process_time(), count()
 while time.perf_counter() - start < seconds: step()
-print((count() - first) / (time.perf_counter() - start))
+done = count() - first
+print(done / (time.perf_counter() - start), done / (time.process_time() - cpu))
 """
 
 
-def headless_rate(config: Config, seconds: float, mode: str) -> float:
+def headless_rate(config: Config, seconds: float, mode: str) -> tuple[float, float]:
+    """Steps per second of wall time and per CPU second of the process."""
     out = subprocess.run([sys.executable, "-c", HEADLESS, config.to_json(), str(seconds), mode],
                          capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def show_every_view(window: MainWindow) -> None:
@@ -121,22 +124,27 @@ def show_every_view(window: MainWindow) -> None:
 
 
 def live_phase(app: QApplication, window: MainWindow, frames: PaintedFrames,
-               seconds: float) -> tuple[float, float, list[float]]:
-    """One live run: steps/s, the heatmap's painted frames/s, and step-to-pixel latencies."""
+               seconds: float) -> tuple[float, float, float, float, list[float]]:
+    """One live run: steps/s, steps per CPU second of the worker, the share of a core the
+    window's process used, the heatmap's painted frames/s, and step-to-pixel latencies."""
     window.session.reset()
     spin(app, 30, lambda: window.session.state == "ready")
     window.start_training()
     spin(app, 3)  # warm up
     h = window.session.run.history  # run A's, built afresh by the reset
     frames.reset()
-    s0, t0 = h.step, time.monotonic()
+    process = window.session.worker.process
+    pid = process.pid if process is not None else None
+    s0, t0, c0, g0 = h.step, time.monotonic(), cpu_seconds(pid), time.process_time()
     spin(app, seconds)
     took = time.monotonic() - t0
-    rate = (h.step - s0) / took
+    done = h.step - s0
+    rate, per_cpu = done / took, done / (cpu_seconds(pid) - c0)
+    gui = (time.process_time() - g0) / took
     fps = frames.count / took
     window.session.pause()
     spin(app, 1, lambda: window.session.state == "paused")
-    return rate, fps, list(frames.latencies)
+    return rate, per_cpu, gui, fps, list(frames.latencies)
 
 
 def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
@@ -149,16 +157,21 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
     frames = PaintedFrames(window.views["heatmap"], window.session)
     beat = Heartbeat()
     lives, heads, plains, fpss, lat, stalls = [], [], [], [], [], []
+    cpu_lives, cpu_heads, cpu_plains, guis = [], [], [], []
     for _ in range(rounds):
         beat.start()  # only while the window is live: the headless runs block this process
-        rate, fps, lats = live_phase(app, window, frames, seconds)
+        rate, per_cpu, gui, fps, lats = live_phase(app, window, frames, seconds)
         beat.stop()
         stalls.append(beat.worst_stall())
         lives.append(rate)
+        cpu_lives.append(per_cpu)
+        guis.append(gui)
         fpss.append(fps)
         lat += lats
-        heads.append(headless_rate(LIVE, seconds, "headless"))
-        plains.append(headless_rate(LIVE, seconds, "plain"))
+        for rates, cpus, mode in ((heads, cpu_heads, "headless"), (plains, cpu_plains, "plain")):
+            wall, cpu = headless_rate(LIVE, seconds, mode)
+            rates.append(wall)
+            cpus.append(cpu)
     live, head, plain = (statistics.median(x) for x in (lives, heads, plains))
     p50, p95 = np.percentile(np.array(lat) * 1000, [50, 95]) if lat else (float("nan"),) * 2
     to_head = [a / b for a, b in zip(lives, heads, strict=True)]
@@ -173,6 +186,12 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
           f"{max(to_plain):.2f}) target >= 0.90: "
           f"{met(statistics.median(to_plain) >= 0.90)}; headless/plain "
           f"{head / plain:.2f}")
+    cpu_head = [a / b for a, b in zip(cpu_lives, cpu_heads, strict=True)]
+    cpu_plain = [a / b for a, b in zip(cpu_lives, cpu_plains, strict=True)]
+    print(f"   per CPU second of the training process (less moved by other processes; blind "
+          f"to the window taking a core): live/headless {statistics.median(cpu_head):.2f}, "
+          f"live/plain {statistics.median(cpu_plain):.2f}; the window's process used "
+          f"{statistics.median(guis):.0%} of a core")
     print(f"   heatmap painted {statistics.median(fpss):.0f} frames/s while training")
     print(f"2. step-to-pixel latency (worker finished the step -> heatmap painted it), "
           f"{len(lat)} samples: p50 {p50:.1f} ms, p95 {p95:.1f} ms  target p95 <= 50 ms: "
