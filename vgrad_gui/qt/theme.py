@@ -295,8 +295,9 @@ def _restyle_app(app: QApplication) -> None:
 
 
 def stylesheet() -> str:
-    """resources/style.qss for the current theme: $NAME is a palette colour, $ARROW_UP (_DOWN, _UP_OFF, _DOWN_OFF) the path
-    of an arrow image in the theme's text (or disabled) colour, $CHECK a check mark's."""
+    """resources/style.qss for the current theme: $NAME is a palette colour, $ARROW_UP
+    (_DOWN, _UP_OFF, _DOWN_OFF) the path of an arrow image in the theme's text (or disabled)
+    colour, $CHECK a check mark's."""
     template = resources.files("vgrad_gui.resources").joinpath("style.qss").read_text("utf-8")
     values: dict[str, str] = dict(PALETTES[_theme])
     values.update(_arrows())
