@@ -13,7 +13,10 @@ raster engine does the real drawing), every view shown (the health dock floating
    Targets (issue 9): >= 30 painted frames/s for the heatmaps, latency p95 <= 50 ms, no stall
    over 50 ms.
 2. The same with 1 run (compare mode off: one banner and diagram, the heatmap dock), printed
-   next to the README's figures from before compare mode. Target: no slower.
+   next to the README's figures from before compare mode. Target: no slower. The README's
+   figures come from another day's load; ``--baseline COMMIT`` also runs that commit's own
+   bench_gui.py section 3 (one run, the same synthetic rows, every view shown; its 1M-step
+   growth left out) right after, under the same load, with its CPU per frame.
    (``--sets`` adds 2 runs: two panels side by side, each with its own heatmap.)
 3. 2 runs (the deep_sigmoid and relu_he presets) trained live by the real worker in compare
    mode, the window drawing them: steps/s of both runs together, against the same two configs
@@ -21,7 +24,8 @@ raster engine does the real drawing), every view shown (the health dock floating
    ``record``, in a subprocess), paired per round.
 
     python benchmarks/bench_compare_gui.py [--seconds 6] [--rounds 3] [--sets 4,1]
-                                           [--profile OUT.pstats] [--quick]
+                                           [--baseline COMMIT] [--profile OUT.pstats]
+                                           [--no-live] [--quick]
 
 ``--profile OUT.pstats`` writes a cProfile of the GUI process during each streaming phase
 (OUT-4runs.pstats, OUT-1runs.pstats).
@@ -33,11 +37,22 @@ import argparse
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from _common import SyntheticRun, cpu_seconds, fresh_env, load_average, spread, verdict
+from _common import (
+    ROOT,
+    TMP,
+    SyntheticRun,
+    cpu_seconds,
+    fresh_env,
+    load_average,
+    spread,
+    verdict,
+)
 
 os.environ.update({k: v for k, v in fresh_env().items()
                    if k in ("QT_QPA_PLATFORM", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
@@ -255,7 +270,8 @@ def measure_synthetic(app: QApplication, window: MainWindow, n_runs: int, second
     return out
 
 
-def report_synthetic(r: dict[str, Any], profiled: bool) -> None:
+def report_synthetic(r: dict[str, Any], profiled: bool) -> float:
+    """Prints the figures; returns the CPU seconds per frame of the clock."""
     n = r["n"]
     fps: dict[str, float] = r["fps"]
     heat = {k: v for k, v in fps.items() if k.startswith("heatmap")}
@@ -309,7 +325,8 @@ def report_synthetic(r: dict[str, Any], profiled: bool) -> None:
               f"{README_FPS:.0f} frames/s, longest stall {README_STALL * 1000:.0f} ms; now "
               f"{dock:.0f} frames/s, {stall * 1000:.0f} ms  no slower: "
               f"{verdict(dock >= README_FPS * 0.95 and stall <= README_STALL * 1.1)} "
-              "(a different load; see --baseline in the notes for a same-load check)")
+              "(another day's load: --baseline COMMIT compares under this one)")
+    return per_tick
 
 
 def headless(runs: list[tuple[str, Config]]) -> tuple[float, float]:
@@ -320,6 +337,64 @@ def headless(runs: list[tuple[str, Config]]) -> tuple[float, float]:
     rate: Any = sequential(runs)
     return (float(rate[0]), float(rate[1])) if isinstance(rate, tuple) else \
         (float(rate), math.nan)
+
+
+# Runs an older commit's bench_gui.py section 3 without its growth to 1M steps, and prints the
+# CPU its process spent per frame of the session's clock (that version's `session.frame`).
+BASELINE = """
+import os, sys, time
+if __name__ == "__main__":
+    seconds, sys.argv = float(sys.argv[1]), sys.argv[:1]
+    import bench_gui as b
+    b.Streaming.grow = lambda self, until: ([0.0], [0.0], 0.0)
+    measure = b.Streaming.measure
+    def counted(self, duration):
+        ticks = [0]
+        self.session.frame.connect(lambda *_: ticks.__setitem__(0, ticks[0] + 1))
+        t0, c0 = time.monotonic(), time.process_time()
+        out = measure(self, duration)
+        took, cpu = time.monotonic() - t0, time.process_time() - c0
+        print(f"cpu {cpu:.3f} {took:.3f} {ticks[0]}", flush=True)
+        return out
+    b.Streaming.measure = counted
+    b.measure_frames(b.make_app(), seconds)
+"""
+
+
+def run_baseline(commit: str, seconds: float, per_tick: float) -> None:
+    """``commit``'s bench_gui.py section 3, in its own tree and process, under this load
+    (``commit`` may also be a folder holding that tree, e.g. from ``git archive``)."""
+    tree = Path(commit) if Path(commit).is_dir() else TMP / f"baseline-{commit}"
+    if not tree.exists():
+        tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit],
+                                 capture_output=True, check=False)
+        if archive.returncode != 0:
+            print(f"   baseline: git archive {commit} failed: "
+                  f"{archive.stderr.decode(errors='replace').strip()[:200]}")
+            return
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    script = TMP / "baseline_frames.py"
+    script.write_text(BASELINE)
+    env = fresh_env(PYTHONPATH=f"{tree}{os.pathsep}{tree / 'benchmarks'}")
+    out = subprocess.run([sys.executable, str(script), str(seconds)], capture_output=True,
+                         text=True, cwd=tree, env=env, timeout=600)
+    lines = out.stdout.splitlines()
+    cpu = [line.split()[1:] for line in lines if line.startswith("cpu ")]
+    shown = [line for line in lines if line.startswith("3.")]
+    if out.returncode != 0 or not cpu or not shown:
+        print(f"   baseline {commit}: its bench_gui.py section 3 did not run ({out.returncode}):"
+              f" {(out.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
+        return
+    spent, took, ticks = (float(v) for v in cpu[0])
+    fps = shown[0].split("heatmap painted ", 1)[-1].split(" ", 1)[0]
+    stall = shown[0].rsplit("longest stall ", 1)[-1].split(" ", 1)[0]
+    before = spent / max(1.0, ticks)
+    print(f"   baseline {commit}: its bench_gui.py 3. right after, same load "
+          f"({load_average()}): heatmap painted {fps} frames/s, longest stall {stall} ms; "
+          f"{spent / took:.0%} of a core, {before * 1000:.0f} ms of CPU per frame of its clock "
+          f"({ticks / took:.0f} frames/s); now {per_tick * 1000:.0f} ms  no slower (CPU per "
+          f"frame within 10%): {verdict(per_tick <= before * 1.1)}")
 
 
 def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
@@ -412,6 +487,10 @@ def main() -> None:
     parser.add_argument("--sets", default="4,1",
                         help="run counts for 1. and 2., comma-separated, of 1-4")
     parser.add_argument("--no-live", action="store_true", help="skip 3.")
+    parser.add_argument("--baseline", metavar="COMMIT",
+                        help="after 2., run COMMIT's own bench_gui.py section 3 (before "
+                             "compare mode: cadabe2) under the same load; or a folder "
+                             "holding that commit's tree")
     parser.add_argument("--profile", metavar="OUT",
                         help="write a cProfile of each streaming phase of 1. and 2. (pstats, "
                              "OUT with -<n>runs before its extension)")
@@ -438,8 +517,12 @@ def main() -> None:
         if args.profile:
             stem, dot, ext = args.profile.rpartition(".")
             profile = f"{stem}-{n}runs.{ext}" if dot else f"{args.profile}-{n}runs"
-        report_synthetic(measure_synthetic(app, window, n, seconds, profile), bool(profile))
+        per_tick = report_synthetic(measure_synthetic(app, window, n, seconds, profile),
+                                    bool(profile))
         sys.stdout.flush()
+        if n == 1 and args.baseline:
+            run_baseline(args.baseline, seconds, per_tick)
+            sys.stdout.flush()
     window.close()
     spin(app, 0.5)
     if not args.no_live:
