@@ -156,8 +156,16 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
     spin(app, 60, lambda: window.session.state == "ready")
     frames = PaintedFrames(window.views["heatmap"], window.session)
     beat = Heartbeat()
-    lives, heads, plains, fpss, lat, stalls = [], [], [], [], [], []
-    cpu_lives, cpu_heads, cpu_plains, guis = [], [], [], []
+    lives: list[float] = []
+    heads: list[float] = []
+    plains: list[float] = []
+    fpss: list[float] = []
+    lat: list[float] = []
+    stalls: list[float] = []
+    cpu_lives: list[float] = []
+    cpu_heads: list[float] = []
+    cpu_plains: list[float] = []
+    guis: list[float] = []
     for _ in range(rounds):
         beat.start()  # only while the window is live: the headless runs block this process
         rate, per_cpu, gui, fps, lats = live_phase(app, window, frames, seconds)
