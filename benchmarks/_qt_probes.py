@@ -8,6 +8,7 @@ the view's ``refresh``), so the app needs no benchmark code.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -24,10 +25,12 @@ class Heartbeat:
         self.timer.timeout.connect(self._tick)
         self.last = time.monotonic()
         self.gaps: list[float] = []
+        self.ends: list[float] = []  # time.monotonic() at the end of each gap
 
     def start(self) -> None:
         self.last = time.monotonic()
         self.gaps = []
+        self.ends = []
         self.timer.start()
 
     def stop(self) -> None:
@@ -36,10 +39,13 @@ class Heartbeat:
     def _tick(self) -> None:
         now = time.monotonic()
         self.gaps.append(now - self.last)
+        self.ends.append(now)
         self.last = now
 
-    def worst_stall(self) -> float:
-        return max(0.0, max(self.gaps, default=0.0) - 0.005)
+    def worst_stall(self, since: float = -math.inf, until: float = math.inf) -> float:
+        """The longest stall, of those that ended between ``since`` and ``until``."""
+        gaps = [g for g, end in zip(self.gaps, self.ends, strict=True) if since < end <= until]
+        return max(0.0, max(gaps, default=0.0) - 0.005)
 
 
 class PaintedFrames(QObject):

@@ -8,7 +8,8 @@ throughout:
     target within two steps' time (the step time measured from the rows that follow);
   - Pause: from sending Pause to the state "paused"; target within 100 ms or one step,
     whichever is longer;
-  - the event loop's longest stall over all of it; target <= 50 ms;
+  - the event loop's longest stall while building, training and pausing; target <= 50 ms
+    (the window's own start-up, before the worker is ready, printed apart);
   - steps/s, live (from the times later rows reach the window) against a plain PyTorch loop of
     the same size (nn.Sequential, same data, batch order and threads) in its own process,
     timed per step after its first; the ratio should be ~1 (the work is matrix products).
@@ -150,7 +151,8 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     window.close()
     spin(app, 0.5)
     return dict(timeline=timeline, built=built, started=started, first_paint=first_paint,
-                pause=paused - paused_sent, stall=beat.worst_stall(), state=window.session.state)
+                pause=paused - paused_sent, beat=beat, paused_sent=paused_sent,
+                paused=paused, state=window.session.state)
 
 
 def report(config: Config, result: dict[str, object], plain: list[float], threads: int) -> None:
@@ -180,9 +182,18 @@ def report(config: Config, result: dict[str, object], plain: list[float], thread
     limit = max(0.1, step_s)
     print(f"   Pause -> paused: {pause * 1000:.0f} ms  target <= {limit * 1000:.0f} ms "
           f"(100 ms or one step): {verdict(pause <= limit)}")
-    stall = float(result["stall"])  # type: ignore[arg-type]
-    print(f"   longest event-loop stall (build, training, pause): {stall * 1000:.0f} ms  "
-          f"target <= 50 ms: {verdict(stall <= 0.05)}")
+    beat = result["beat"]
+    assert isinstance(beat, Heartbeat)
+    sent, paused = (float(result[k])  # type: ignore[arg-type]
+                    for k in ("paused_sent", "paused"))
+    phases = {"build": beat.worst_stall(ready_at, started),
+              "training": beat.worst_stall(started, sent),
+              "pausing": beat.worst_stall(sent, paused)}
+    stall = max(phases.values())
+    print("   longest event-loop stall: " + ", ".join(f"{k} {v * 1000:.0f} ms"
+                                                     for k, v in phases.items())
+          + f"  target <= 50 ms: {verdict(stall <= 0.05)}; (the window's start-up, before "
+          f"the worker was ready: {beat.worst_stall(until=ready_at) * 1000:.0f} ms)")
     print(f"   steps/s after the first step: live {live_rate:.3f}, plain nn.Sequential "
           f"{plain_rate:.3f}; ratio {live_rate / plain_rate:.2f} (expected ~1)")
 
