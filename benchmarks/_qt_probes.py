@@ -17,7 +17,11 @@ from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
 
 class Heartbeat:
-    """A 5 ms timer; the longest gap between its ticks, beyond 5 ms, is the worst stall."""
+    """A 5 ms timer; the longest gap between its ticks, beyond 5 ms, is the worst stall.
+
+    It also keeps the GUI thread's CPU time in each gap: on a loaded machine a long gap may be
+    the scheduler running other processes, and the CPU time says how much of it was this
+    thread's own work (``worst_cpu_stall``)."""
 
     def __init__(self) -> None:
         self.timer = QTimer()
@@ -26,26 +30,35 @@ class Heartbeat:
         self.last = time.monotonic()
         self.gaps: list[float] = []
         self.ends: list[float] = []  # time.monotonic() at the end of each gap
+        self.cpu: list[float] = []  # the GUI thread's CPU seconds in each gap
+        self.last_cpu = time.thread_time()
 
     def start(self) -> None:
-        self.last = time.monotonic()
+        self.last, self.last_cpu = time.monotonic(), time.thread_time()
         self.gaps = []
         self.ends = []
+        self.cpu = []
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()
 
     def _tick(self) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.thread_time()
         self.gaps.append(now - self.last)
         self.ends.append(now)
-        self.last = now
+        self.cpu.append(cpu - self.last_cpu)
+        self.last, self.last_cpu = now, cpu
 
     def worst_stall(self, since: float = -math.inf, until: float = math.inf) -> float:
         """The longest stall, of those that ended between ``since`` and ``until``."""
         gaps = [g for g, end in zip(self.gaps, self.ends, strict=True) if since < end <= until]
         return max(0.0, max(gaps, default=0.0) - 0.005)
+
+    def worst_cpu_stall(self) -> float:
+        """The most CPU time the GUI thread spent between two ticks (its own longest
+        stretch of work without returning to the event loop, whatever the machine's load)."""
+        return max(self.cpu, default=0.0)
 
 
 class PaintedFrames(QObject):
