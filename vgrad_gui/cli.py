@@ -84,6 +84,8 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--preset", metavar="NAME", help="start from a preset")
     source.add_argument("--config", metavar="FILE", help="start from a JSON config file")
     parser.add_argument("--autostart", action="store_true", help="start training at once")
+    parser.add_argument("--theme", choices=("dark", "light"),
+                        help="dark (the default) or light: high contrast for bright rooms")
     parser.add_argument("--fullscreen", action="store_true", help="open full screen "
                         "(F toggles)")
     source.add_argument("--setup", metavar="STRING",
@@ -358,4 +360,4 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(config=config, preset=args.preset, autostart=args.autostart,
                    fullscreen=args.fullscreen, runs=runs,
                    run_path=args.runs[0] if args.runs else None, compare=compare,
-                   setup=setup)
+                   setup=setup, theme_name=args.theme)

@@ -145,3 +145,28 @@ def test_aligned_bins_cost_stays_flat_and_spans_buckets():
         got = bins.get(1000)
     assert len(got.x) <= 1000 and got.x[-1] > 199_000
     assert np.isclose(got.max.max(), 7)
+
+
+def test_record_at_and_first_step_agree_with_the_copied_table():
+    """The binary-search reads the timeline uses give what ``records`` gives, with full
+    buckets, a partly filled bucket and raw rows all present."""
+    import numpy as np
+
+    from vgrad_gui.core.history import Series
+
+    rng = np.random.default_rng(3)
+    for n in (0, 5, 300, 5_000, 40_001):
+        s = Series(3, raw_keep=200, raw_chunk=64)
+        steps = np.arange(1, n + 1)
+        if n:
+            s.extend(steps, rng.random((n, 3)))
+        rec = s.records()
+        assert s.first_step == (int(rec["first"][0]) if n else None)
+        for step in (0, 1, 2, 7, n // 3, n // 2, max(n - 150, 0), n - 1, n, n + 10):
+            i = int(np.searchsorted(rec["last"], step, side="right")) - 1
+            got = s.record_at(step, slice(0, 3))
+            if i < 0:
+                assert got is None
+                continue
+            assert got is not None and got[0] == int(rec["last"][i])
+            np.testing.assert_array_equal(got[1], rec["mean"][i])

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from tests.qt.conftest import SMALL, configure
 from vgrad_gui.core import readings
 from vgrad_gui.core.run import SETTING
+from vgrad_gui.qt import theme
 from vgrad_gui.qt.timeline import MARK_COLOURS
 
 
@@ -68,6 +69,6 @@ def test_a_learning_rate_changed_mid_run_goes_on_and_is_marked(app, qtbot, windo
     before = run.history.step
     qtbot.waitUntil(lambda: run.history.step > before + 20, timeout=20_000)
     window.timeline.sync()
-    assert (event.step, MARK_COLOURS[SETTING]) in window.timeline.slider.marks
+    assert (event.step, theme.colour(MARK_COLOURS[SETTING])) in window.timeline.marks()
     window.session.pause()
     qtbot.waitUntil(lambda: window.session.state == "paused", timeout=10_000)

@@ -207,6 +207,35 @@ class Series:
         rows = self._raw[: self._n_raw]
         return self._raw_steps[: self._n_raw], rows if cols is None else rows[:, cols]
 
+    @property
+    def first_step(self) -> int | None:
+        """The first step still held (in a bucket or a row), without copying anything."""
+        if self._n_coarse:
+            return int(self._c_first[0])
+        if self._pending is not None:
+            return int(self._pending[4])
+        return int(self._raw_steps[0]) if self._n_raw else None
+
+    def record_at(self, step: float, cols: slice) -> tuple[int, np.ndarray] | None:
+        """The last record ending at or before ``step`` (a row, or a bucket's mean) as (its
+        last step, float64 values of ``cols``): what ``records`` would give at that index, by
+        binary search instead of a copy of the whole table (the timeline reads it per move)."""
+        if self._n_raw:
+            steps = self._raw_steps[: self._n_raw]
+            j = int(np.searchsorted(steps, step, side="right")) - 1
+            if j >= 0:
+                return int(steps[j]), self._raw[j, cols].astype(np.float64)
+        if self._pending is not None:
+            _, _, sm, count, _, last = self._pending
+            if last <= step:
+                return int(last), np.asarray((sm / count)[cols], np.float64)
+        nc = self._n_coarse
+        if nc:
+            i = int(np.searchsorted(self._c_last[:nc], step, side="right")) - 1
+            if i >= 0:
+                return int(self._c_last[i]), self._c_mean[i, cols].astype(np.float64)
+        return None
+
     def records(self, cols: slice | None = None) -> dict[str, np.ndarray]:
         """Every record, oldest first: buckets then full-resolution rows, as new arrays.
 

@@ -103,14 +103,7 @@ def _raw_upto(series: Series, cols: slice, step: int | None) -> tuple[np.ndarray
 
 def _bucket_upto(series: Series, cols: slice, step: int | None) -> tuple[int, np.ndarray] | None:
     """The mean of the last decimated record at or before ``step`` (its last step, row)."""
-    rec = series.records(cols)
-    if len(rec["last"]) == 0:
-        return None
-    i = len(rec["last"]) - 1 if step is None else \
-        int(np.searchsorted(rec["last"], step, side="right")) - 1
-    if i < 0:
-        return None
-    return int(rec["last"][i]), np.asarray(rec["mean"][i], np.float64)
+    return series.record_at(np.inf if step is None else step, cols)
 
 
 def current_grad_norms(history: RunHistory, step: int | None = None) -> np.ndarray | None:

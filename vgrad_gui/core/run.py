@@ -228,8 +228,8 @@ class Run:
     @property
     def first_step(self) -> int:
         """The first step still held (0 before the first)."""
-        rec_first = self.history.steps.records(slice(0, 0))["first"]
-        return int(rec_first[0]) if len(rec_first) else 0
+        first = self.history.steps.first_step
+        return first if first is not None else 0
 
     @property
     def is_2d(self) -> bool:

@@ -112,11 +112,19 @@ class Workspace(_Evented):
         super().__init__()
         self._runs: list[Run] = []
         self._slots: dict[int, int] = {}
+        self.runs_version = 0
         self.cursor = Cursor()
         self.cursor.connect(self._cursor_moved)
 
     def _cursor_moved(self, change: Change) -> None:
         self._emit(change)
+
+    def _emit(self, change: Change) -> None:
+        # ``runs_version`` leaves the cursor out: a view that only marks the cursor's step
+        # (a line over the whole history) need not redraw its data when the cursor moves.
+        if change.kind != "cursor":
+            self.runs_version += 1
+        super()._emit(change)
 
     # -- reading ------------------------------------------------------------------------------
     @property

@@ -38,9 +38,12 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 def run_app(config: Config | None = None, preset: str | None = None, autostart: bool = False,
             fullscreen: bool = False, runs: list[Run] | None = None,
             run_path: str | None = None, compare: list[Config] | None = None,
-            setup: Setup | None = None) -> int:
+            setup: Setup | None = None, theme_name: str | None = None) -> int:
     launched = time.monotonic()
     app = make_app()
+    name = theme_name or (setup.theme if setup is not None else None) or _saved_theme()
+    if name and name != theme.current():
+        theme.set_theme(app, name)  # before the window exists: nothing to repolish
     if compare:
         config = compare[0]
     if setup is not None and setup.runs:
@@ -84,6 +87,14 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
     code = app.exec()
     del wakeup
     return code or window.exit_code
+
+
+def _saved_theme() -> str | None:
+    """The theme chosen last time (View > Light theme), unless VGRAD_THEME says otherwise."""
+    if os.environ.get("VGRAD_THEME"):
+        return None
+    saved = QSettings().value("theme")
+    return saved if saved in theme.THEMES else None
 
 
 def _install_signal_handlers(app: QApplication, window: MainWindow) -> object:

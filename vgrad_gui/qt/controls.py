@@ -64,6 +64,8 @@ COMMANDS = (
     Command("bigger", "Larger text", QKeySequence.StandardKey.ZoomIn, "Make all text larger"),
     Command("smaller", "Smaller text", QKeySequence.StandardKey.ZoomOut,
             "Make all text smaller"),
+    Command("theme", "Light theme", "Ctrl+Shift+L", "Switch between the dark theme and a "
+            "light, high-contrast one for bright rooms and projectors"),
     Command("layout", "Reset layout", None, "Put every view back where it started"),
     Command("keys", "Keyboard shortcuts", "F1", "List the keyboard shortcuts"),
     Command("about", "About vgrad_gui", None, "About"),
@@ -77,13 +79,13 @@ MENUS = {
               "save_setup", "open_setup", "|", "quit"),
     "&Run": ("start", "step", "reset", "slower", "faster", "|", "compare", "add_run",
              "remove_run"),
-    "&View": ("docks", "|", "full", "bigger", "smaller", "layout"),
+    "&View": ("docks", "|", "full", "bigger", "smaller", "theme", "layout"),
     "&Timeline": ("replay", "back", "on", "back_far", "on_far", "first", "live"),
     "&Help": ("keys", "about"),
 }
 SHORTCUT_LIST = ("start", "step", "reset", "slower", "faster", "compare", "add_run",
                  "remove_run", "copy_setup", "paste_setup", "replay", "back", "on", "back_far",
-                 "on_far", "first", "live", "full", "save", "open", "export", "bigger",
+                 "on_far", "first", "live", "full", "theme", "save", "open", "export", "bigger",
                  "smaller", "quit")
 
 
@@ -101,6 +103,7 @@ class Controls:
             window.addAction(a)
             self.actions[c.name] = a
         self.actions["compare"].setCheckable(True)
+        self.actions["theme"].setCheckable(True)
         leave = QAction(window)
         leave.setShortcut(QKeySequence("Escape"))
         leave.triggered.connect(lambda: window.showNormal() if window.isFullScreen() else None)

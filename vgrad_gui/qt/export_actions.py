@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QWidget,
 )
 
 from vgrad_gui.core import export
@@ -154,6 +155,30 @@ class Exporter(QObject):
             self._done("", str(exc))
             return
         self._done(path, "")
+
+    def views_dialog(self) -> None:
+        w = self.window
+        folder = QFileDialog.getExistingDirectory(w, "Export window and views to folder",
+                                                  w.files.default_dir())
+        if folder:
+            saved = self.views_to(folder)
+            w.statusBar().showMessage(f"Saved {len(saved)} pictures to {folder}", 5000)
+
+    def views_to(self, folder: str) -> list[str]:
+        """A PNG of the window and of every view on screen (a hidden one is left out: its
+        picture would be stale)."""
+        w = self.window
+        widgets: list[tuple[str, QWidget]] = [("window", w)]
+        for i, panel in enumerate(w.panels.panels):
+            suffix = "" if i == 0 else f"-{'ABCD'[i]}"
+            widgets += [(f"diagram{suffix}", panel.diagram), (f"banner{suffix}", panel.banner)]
+        widgets += [(k, v) for k, v in w.views.items() if v.is_shown()]
+        saved = []
+        for key, widget in widgets:
+            path = str(Path(folder) / f"vgrad-{key}.png")
+            if widget.isVisible() and widget.grab().save(path):
+                saved.append(path)
+        return saved
 
     def _write_csv(self, path: str, make: Callable[[], export.Table]) -> None:
         try:

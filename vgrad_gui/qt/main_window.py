@@ -5,19 +5,16 @@ and the status bar (status.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 import sys
 import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
     QVBoxLayout,
@@ -27,9 +24,9 @@ from PySide6.QtWidgets import (
 from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.setups import Setup
-from vgrad_gui.core.spec import Config, ConfigError
+from vgrad_gui.core.spec import Config
 from vgrad_gui.core.workspace import Workspace, WorkspaceError, describe
-from vgrad_gui.qt import errors, recent, setup_actions, theme
+from vgrad_gui.qt import errors, help, recent, setup_actions, theme, window_settings
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
@@ -72,6 +69,7 @@ class MainWindow(QMainWindow):
         self._worker_started = False
         self._closing = False
         self.lane = 0  # the run the builder edits
+        self.has_saved_geometry = False
         self.last_message: QMessageBox | None = None
         self.errors = errors.install(self)  # an exception in any slot: a message, app goes on
         self.files = RunFiles(self)
@@ -119,7 +117,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(self)
         self.dock_layout.default_layout()
         self._wire()
-        self._restore(config, preset)
+        window_settings.restore(self, config, preset)
         # Shown once the worker starts (after the first paint): the window is up at once.
         self._pending_open = (list(runs or []), run_path, list(compare or []))
         self._pending_setup = setup
@@ -131,11 +129,12 @@ class MainWindow(QMainWindow):
                 "add_run": lambda: self.add_run(), "remove_run": self.remove_run,
                 "full": self.toggle_fullscreen, "save": self.files.save_dialog,
                 "open": self.files.open_dialog, "export": lambda: self.exporter.dialog(),
-                "export_views": self.export_views, "quit": self.close,
+                "export_views": lambda: self.exporter.views_dialog(), "quit": self.close,
                 "bigger": lambda: self.scale_text(1.15),
                 "smaller": lambda: self.scale_text(1 / 1.15),
-                "layout": lambda: self.default_layout(), "keys": self.show_shortcuts,
-                "about": self.show_about, "slower": lambda: self.controls.nudge_speed(-1),
+                "layout": lambda: self.default_layout(), "theme": self.toggle_theme,
+                "keys": lambda: help.show_shortcuts(self), "about": lambda: help.show_about(self),
+                "slower": lambda: self.controls.nudge_speed(-1),
                 "faster": lambda: self.controls.nudge_speed(1),
                 "back": lambda: self.timeline.nudge(-1), "on": lambda: self.timeline.nudge(1),
                 "back_far": lambda: self.timeline.nudge_fraction(-0.1),
@@ -159,6 +158,9 @@ class MainWindow(QMainWindow):
         self.builder.configChanged.connect(self._config_changed)
         self.builder.validityChanged.connect(lambda _: self._state_changed(s.state))
         self.builder.editingDone.connect(self.diagram.setFocus)
+        self.builder.problemsChanged.connect(lambda _: self._problems_changed())
+        theme.notifier.changed.connect(self._restyled)
+        self.controls["theme"].setChecked(theme.current() == "light")
         self.run_bar.selected.connect(self.select_lane)
         self.run_bar.addRequested.connect(lambda: self.add_run())
         self.run_bar.removeRequested.connect(self.remove_run)
@@ -187,30 +189,6 @@ class MainWindow(QMainWindow):
         self.dock_layout.fit()
 
     # -- start-up and settings --------------------------------------------------------------
-    def _restore(self, config: Config | None, preset: str | None) -> None:
-        geometry = self.settings.value("geometry")
-        self.has_saved_geometry = isinstance(geometry, QByteArray) and \
-            self.restoreGeometry(geometry)
-        state = self.settings.value("windowState")
-        if isinstance(state, QByteArray) and self.restoreState(state):
-            self.dock_layout.layout_pending = False  # the user's own layout wins
-        for key, apply in (("font_scale", lambda v: self.scale_text(float(v), absolute=True)),
-                           ("speed", lambda v: self.speed.setValue(int(v)))):
-            value = self.settings.value(key)
-            if value is not None:
-                with contextlib.suppress(TypeError, ValueError):
-                    apply(value)
-        if config is None and preset is None:
-            saved = self.settings.value("config")
-            with contextlib.suppress(ConfigError, ValueError, TypeError):
-                config = Config.from_dict(json.loads(saved)) if isinstance(saved, str) else None
-        if config is None and preset is None:
-            preset = "deep_sigmoid"
-        if preset is not None and config is None:
-            self.builder.apply_preset(preset)
-        else:
-            self.builder.set_config(config or Config())
-
     def start_worker(self) -> None:
         """Called once the window is on screen: start the training process in the
         background, then open what the command line named. Runs once."""
@@ -234,16 +212,6 @@ class MainWindow(QMainWindow):
         if self._pending_setup is not None:
             setup_actions.apply_setup(self, self._pending_setup)
             self._pending_setup = None
-
-    def _save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("windowState", self.saveState())
-        self.settings.setValue("font_scale", theme.font_scale())
-        self.settings.setValue("speed", self.speed.value())
-        config = self.session.config or self.builder.config()
-        if config is not None:
-            self.settings.setValue("config", config.to_json())
-        self.settings.sync()
 
     # -- commands -----------------------------------------------------------------------------
     def toggle_training(self) -> None:
@@ -303,6 +271,7 @@ class MainWindow(QMainWindow):
             self.builder.set_config(config, emit=False)
         for view in self.views.values():
             view.follow_position(self.lane)  # the docks show the run being edited
+        self._problems_changed()
         self._sync_run_bar()
 
     def _sync_run_bar(self) -> None:
@@ -317,6 +286,28 @@ class MainWindow(QMainWindow):
         self.run_bar.set_runs(labels, self.lane)
         self.controls.show_state(self.session.state, self.builder.valid,
                                  self.session.comparing, len(self.session.lanes))
+
+    def _problems_changed(self) -> None:
+        """An invalid setting in the builder: the banner of the run being edited and the
+        status bar say so (Start is off until it is fixed)."""
+        summary = self.builder.problem_summary()
+        for i, panel in enumerate(self.panels.panels):
+            panel.banner.set_invalid(summary if i == self.lane else "")
+        self.status.show_problems(summary)
+
+    def _restyled(self) -> None:
+        """After a theme or text-size change: what this window set from the theme once."""
+        self.builder.setMinimumWidth(int(theme.point_size() * 24))
+        self._sync_run_bar()
+        for panel in self.panels.panels:
+            panel.update_title()
+        self.controls["theme"].setChecked(theme.current() == "light")
+
+    def toggle_theme(self) -> None:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        theme.set_theme(app, "light" if theme.current() == "dark" else "dark")
+        self.settings.setValue("theme", theme.current())
 
     def toggle_fullscreen(self) -> None:
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
@@ -395,42 +386,6 @@ class MainWindow(QMainWindow):
     def autosave(self) -> Autosaved | None:
         return self.files.autosave()
 
-    def export_views(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export views to folder",
-                                                  self.files.default_dir())
-        if folder:
-            saved = self.export_views_to(folder)
-            self.statusBar().showMessage(f"Saved {len(saved)} views to {folder}", 5000)
-
-    def export_views_to(self, folder: str) -> list[str]:
-        widgets: list[tuple[str, QWidget]] = [("window", self)]
-        for i, panel in enumerate(self.panels.panels):
-            suffix = "" if i == 0 else f"-{'ABCD'[i]}"
-            widgets += [(f"diagram{suffix}", panel.diagram), (f"banner{suffix}", panel.banner)]
-        widgets += [(k, v) for k, v in self.views.items() if v.is_shown()]
-        saved = []
-        for key, widget in widgets:
-            path = str(Path(folder) / f"vgrad-{key}.png")
-            if widget.isVisible() and widget.grab().save(path):
-                saved.append(path)
-        return saved
-
-    # -- help ----------------------------------------------------------------------------------
-    def show_shortcuts(self) -> None:
-        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>"
-                        for t, k in self.controls.shortcut_rows())
-        self.show_message("Keyboard shortcuts", f"<table>{table}</table>",
-                          icon=QMessageBox.Icon.Information)
-
-    def show_about(self) -> None:
-        from vgrad_gui import __version__
-
-        QMessageBox.about(self, "About vgrad_gui",
-                          f"<b>vgrad_gui {__version__}</b><br>Watch the vanishing gradient "
-                          "problem happen, layer by layer, live.<br><br>The digits data set is "
-                          "the UCI optical recognition of handwritten digits set (Alpaydin & "
-                          "Kaynak, CC BY 4.0).")
-
     # -- events --------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -454,7 +409,7 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         self._closing = True
-        self._save_settings()
+        window_settings.save(self)
         self.session.shutdown(1.0)
         self.files.wait(1.0)
         kept = self.files.autosave()

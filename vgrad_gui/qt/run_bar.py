@@ -7,10 +7,17 @@ training)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTabBar, QWidget
 
 from vgrad_gui.qt import theme
+
+
+class NoWheelTabBar(QTabBar):
+    """The wheel scrolls past: it never switches the run the builder edits."""
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        event.ignore()
 
 
 class RunBar(QWidget):
@@ -23,7 +30,7 @@ class RunBar(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 4)
         row.setSpacing(4)
-        self.tabs = QTabBar()
+        self.tabs = NoWheelTabBar()
         self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
         self.tabs.setExpanding(True)
         self.tabs.setUsesScrollButtons(False)

@@ -37,7 +37,7 @@ class RunPanel(QFrame):
         col.setSpacing(4)
         self.title = QLabel("")
         self.title.setObjectName("runTitle")
-        self.title.setFont(theme.font(1.1, bold=True))
+        theme.keep_font(self.title, 1.1, bold=True)
         col.addWidget(self.title)
         self.banner = DiagnosisBanner(workspace, clock, position)
         self.diagram = NetworkDiagramView(workspace, clock, position)
@@ -51,6 +51,8 @@ class RunPanel(QFrame):
         four (no heatmap, a one-line banner: four of everything do not fit a projector)."""
         self.title.setVisible(on)
         self.banner.set_compact(grid)
+        # Four of everything must fit a 1280x720 projector with the docks below.
+        self.diagram.setMinimumHeight(70 if grid else 120)
         on = on and not grid
         if on and self.heatmap is None:
             self.heatmap = HeatmapView(self.workspace, clock, self.position)

@@ -30,8 +30,9 @@ from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event
 
 REPLAY_RATES = (10, 30, 100, 300, 1000, 3000, 10000)  # steps per second
-MARK_COLOURS = {NONFINITE: theme.NONFINITE, DIAGNOSIS: theme.WARN, SETTING: theme.ACCENT}
+MARK_COLOURS = {NONFINITE: "NONFINITE", DIAGNOSIS: "WARN", SETTING: "ACCENT"}  # palette names
 SYNC_EVERY = 6  # frames between range updates while following live (10 Hz)
+SLIDER_STEPS = 1_000_000  # a QSlider holds int32: longer runs map several steps to a notch
 
 
 class MarkedSlider(QSlider):
@@ -127,6 +128,8 @@ class Timeline(QWidget):
         self.live.clicked.connect(self.follow_live)
         row.addWidget(self.live)
         self._seen: tuple[int, ...] | None = None
+        self._first = 0
+        self._scale = 1  # steps per slider notch
         workspace.connect(self._changed)
         clock.frame.connect(self._frame)
         self.sync()
@@ -140,17 +143,22 @@ class Timeline(QWidget):
         return min(firsts, default=0)
 
     def marks(self) -> list[tuple[int, str]]:
+        """(step, colour) of every run's events."""
         out = []
         for run in self.workspace.runs:
             for ev in run.events:
-                out.append((ev.step, MARK_COLOURS.get(ev.kind, theme.TEXT_DIM)))
+                name = MARK_COLOURS.get(ev.kind, "TEXT_DIM")
+                out.append((ev.step, theme.colour(name)))
         return out
+
+    def _notch(self, step: int) -> int:
+        return (step - self._first) // self._scale
 
     # -- moving ------------------------------------------------------------------------------
     def _dragged(self, value: int) -> None:
         self.playing = False
         self.play.setText("▶")
-        self.set_step(value)
+        self.set_step(self._first + value * self._scale)
 
     def set_step(self, step: int) -> None:
         """Show every view at ``step``; at or past the last step, follow live again."""
@@ -225,12 +233,14 @@ class Timeline(QWidget):
 
     def sync(self) -> None:
         last, first = self.last_step(), self.first_step()
+        self._first = first
+        self._scale = max(1, -(-(last - first) // SLIDER_STEPS))
         self.slider.blockSignals(True)
-        self.slider.setRange(first, max(first, last))
+        self.slider.setRange(0, max(0, self._notch(last)))
         shown = self.shown()
-        self.slider.setValue(shown)
+        self.slider.setValue(max(0, self._notch(shown)))
         self.slider.blockSignals(False)
-        self.slider.set_marks(self.marks())
+        self.slider.set_marks([(self._notch(st), c) for st, c in self.marks()])
         self.live.setEnabled(not self.step_cursor.follows_live)
         self.label.setText(self.describe(shown, last))
         self.setEnabled(last > 0)

@@ -90,13 +90,17 @@ class DiagnosisBanner(View):
         """Headline only (the details in the tooltip): four runs in a grid on a projector."""
         self.compact = on
         self.details.setVisible(not on)
+        lines = 3 if self.width() < 760 and not on else 2
+        if lines != self._headline_lines:
+            self._headline_lines = lines
+            self.headline.set_lines(lines)
         self.update_fonts()
 
     def resizeEvent(self, event) -> None:
         # A narrow window (a 1280-pixel projector) gets a third line for the headline; the
         # height changes only here, never with the text.
         super().resizeEvent(event)
-        lines = 3 if event.size().width() < 760 else 2
+        lines = 3 if event.size().width() < 760 and not self.compact else 2
         if lines != self._headline_lines:
             self._headline_lines = lines
             self.headline.set_lines(lines)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QStackedLayout, QWidget
 
 from vgrad_gui.core.run import Run, Snapshot
 from vgrad_gui.core.workspace import Workspace
+from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import (
     GuardedGraphicsLayoutWidget,
@@ -58,6 +59,7 @@ class BoundaryView(View):
         self._drawn: Snapshot | None = None
         self.class_rgb = np.array([(QColor(c).red(), QColor(c).green(), QColor(c).blue())
                                    for c in CLASS_COLOURS], np.float32)
+        theme.notifier.changed.connect(self._restyled)
         self.setToolTip("What the network predicts at every point of the plane (colour = "
                         "class, faint = unsure), with the training points on top.")
 
@@ -96,12 +98,17 @@ class BoundaryView(View):
         # Unsure regions (confidence near 1/classes) fade towards the background.
         floor = 1.0 / max(2, info.n_classes)
         t = np.clip((b.confidence - floor) / (1 - floor), 0, 1)[..., None]
-        bg = np.array([17, 19, 24], np.float32)
+        back = QColor(theme.BACKGROUND)
+        bg = np.array([back.red(), back.green(), back.blue()], np.float32)
         rgb = bg + (base - bg) * (0.25 + 0.45 * t)
         self.image.setImage(rgb.astype(np.uint8), levels=(0, 255))
         x0, x1, y0, y1 = info.data.extent
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.caption.setText(f"step {b.step:,}")
+
+    def _restyled(self) -> None:
+        self._drawn = None  # blended with the background: draw again in the new theme
+        self.mark_dirty()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

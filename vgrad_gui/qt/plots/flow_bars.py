@@ -149,6 +149,8 @@ class FlowBarsView(PlotView):
         stub = max(FLOOR_HEIGHT, 0.03 * (top - base))  # visible on a 50-decade axis too
         heights[zero] = stub
         heights[bad] = top - base
+        self.zero_brush = pg.mkBrush(theme.ZERO)  # the theme's, now (it can change)
+        self.nan_brush = pg.mkBrush(theme.NONFINITE)
         brushes = [self.zero_brush if zero[i] else self.nan_brush if bad[i]
                    else self.colours[i] for i in range(n)]
         x = np.arange(n) + 0.5

@@ -21,6 +21,7 @@ from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_a
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
+BAND_PIXELS = 3
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
 
 
@@ -34,6 +35,7 @@ def pick_layers(n: int, most: int = MAX_CURVES) -> list[int]:
 
 class GradientLinesView(PlotView):
     title = "Gradient norm per layer"
+    reads_cursor = False  # the whole history, with a cursor line
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
@@ -127,6 +129,10 @@ class GradientLinesView(PlotView):
                        f"Showing {len(self.layers)} of {n} layers, evenly spaced; the heatmap "
                        "shows all of them.")
 
+    def on_cursor(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
+
     def refresh(self) -> None:
         for line in self.cursor_lines:
             line.show_at(self.shown_step())
@@ -155,13 +161,20 @@ class GradientLinesView(PlotView):
         lo = np.where(np.isneginf(lo), self.floor, lo)
         self._x, self._logs = b.x, np.where(zero, -np.inf, logs)
         self.envelopes = []
+        # The band in strokes BAND_PIXELS wide: a third of the strokes, half the paint of this
+        # view, and a one-step spike still reaches the screen (the max of the wider span).
+        starts = np.arange(0, len(b.x), BAND_PIXELS)
+        bx = b.x[starts]
+        with np.errstate(invalid="ignore"):
+            blo = np.fmin.reduceat(lo, starts, axis=0)
+            bhi = np.fmax.reduceat(hi, starts, axis=0)
         for j, curve in enumerate(self.curves):
             y = logs[:, j]
             if np.isfinite(y).all():
                 curve.setData(b.x, y, skipFiniteCheck=True)
             else:
                 curve.setData(b.x, y, connect="finite", skipFiniteCheck=False)
-            self.envelopes.append(envelope(b.x, lo[:, j], hi[:, j]))
+            self.envelopes.append(envelope(bx, blo[:, j], bhi[:, j]))
         if self.envelopes:
             self.band.setData(np.concatenate([e[0] for e in self.envelopes]),
                               np.concatenate([e[1] for e in self.envelopes]), connect="pairs")

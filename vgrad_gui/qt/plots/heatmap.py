@@ -62,6 +62,7 @@ class LayerAxis(pg.AxisItem):
 
 class HeatmapView(PlotView):
     title = "Layer × step heatmap"
+    reads_cursor = False  # the whole history, with a cursor line
     every = 1  # every frame: it costs ~2 ms and is the first place a new step shows
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
@@ -92,20 +93,30 @@ class HeatmapView(PlotView):
         self.bar.addItem(bar_img)
         self.bar.setRange(xRange=(0, 1), yRange=(lo, hi), padding=0)
         self.graphics.ci.layout.setColumnStretchFactor(0, 10)
-        self.graphics.ci.layout.setColumnFixedWidth(1, theme.point_size() * 7)
         self.bins: AlignedBins | None = None
-        self.show_note(f"Dark = little gradient; {theme.ZERO_LEGEND}, also float32 underflow; "
-                       f"{theme.NONFINITE_LEGEND}. Colour scale fixed from "
-                       f"{theme.decade_label(lo)} to {theme.decade_label(hi)}.")
+        self._compact = False
+        self._restyled()
+        theme.notifier.changed.connect(self._restyled)
         self.setToolTip("Each row is a layer (input at the bottom, output at the top), each "
                         "column a span of steps; the colour is the size of that layer's "
-                        "gradient (the mean over the span).\nLayers whose gradient vanishes go "
-                        "dark; grey-blue: exactly 0 (no gradient, or below float32's "
+                        "gradient (the mean over the span).\nLayers whose gradient vanishes "
+                        "fade; grey-blue: exactly 0 (no gradient, or below float32's "
                         "smallest number); cyan: NaN or infinite.")
+
+    def _restyled(self) -> None:
+        """The colour bar's width and the note follow the text size and the theme."""
+        self.graphics.ci.layout.setColumnFixedWidth(1, theme.point_size() * 7)
+        if self._compact:
+            return
+        lo, hi = theme.HEAT_LEVELS
+        self.show_note(f"{theme.FADED.capitalize()} = little gradient; {theme.ZERO_LEGEND}, "
+                       f"also float32 underflow; {theme.NONFINITE_LEGEND}. Colour scale fixed "
+                       f"from {theme.decade_label(lo)} to {theme.decade_label(hi)}.")
 
     def compact(self) -> None:
         """For a run's panel in compare mode: no legend note (the heatmap dock has it) and a
         short axis label, so the picture gets the room."""
+        self._compact = True
         self.show_note("")
         set_axis_label(self.plot, "left", "layer")
 
@@ -115,6 +126,10 @@ class HeatmapView(PlotView):
         self.bins = AlignedBins(run.history.steps, run.history.cols("steps", "grad_norm"))
         self.image.clear()
         self.plot.setRange(xRange=(0, 10), yRange=(0, n), padding=0)
+
+    def on_cursor(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
 
     def refresh(self) -> None:
         for line in self.cursor_lines:

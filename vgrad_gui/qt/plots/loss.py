@@ -22,6 +22,7 @@ class LossView(PlotView):
     Compare mode: every run's training loss and test accuracy overlaid, in the runs' colours."""
 
     title = "Loss and accuracy"
+    reads_cursor = False  # the whole history, with a cursor line
     every, phase = 6, 2  # 10 Hz
     multi = True
 
@@ -77,6 +78,12 @@ class LossView(PlotView):
         for item in (self.train_loss, self.test_loss, self.train_acc, self.test_acc,
                      self.loss_band, self.acc_band):
             item.setVisible(not comparing)
+        legend = self.loss_plot.legend
+        if legend is not None:  # one entry per run when comparing, train/test otherwise
+            for item, name in ((self.train_loss, "train"), (self.test_loss, "test")):
+                legend.removeItem(item)
+                if not comparing:
+                    legend.addItem(item, name)
         if comparing:
             for run in runs:
                 colour = theme.RUN_COLOURS[self.workspace.slot(run.run_id)
@@ -114,6 +121,10 @@ class LossView(PlotView):
         if getattr(ev, "double", lambda: False)():
             self.follow = True
             self.mark_dirty()
+
+    def on_cursor(self) -> None:
+        for line in self.cursor_lines:
+            line.show_at(self.shown_step())
 
     def refresh(self) -> None:
         for line in self.cursor_lines:

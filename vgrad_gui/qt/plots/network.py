@@ -43,9 +43,6 @@ class NetworkDiagramView(View):
         self.residual = False
         self.norm_kind = "none"
         self.step = 0
-        inferno = theme.colormap("inferno")
-        # A table of colours: mapping each one through the colour map costs ~70 us.
-        self._lut = [inferno.mapToQColor(0.08 + 0.92 * i / 255) for i in range(256)]
         self.setToolTip("")
 
     def on_run(self, run: Run) -> None:
@@ -143,7 +140,7 @@ class NetworkDiagramView(View):
     def _colour(self, level: float, alpha_floor: float = 0.12) -> QColor:
         if math.isnan(level):
             return QColor(theme.NONFINITE)
-        c = QColor(self._lut[round(level * 255)])
+        c = QColor(theme.level_colours()[round(level * 255)])
         c.setAlphaF(alpha_floor + (1 - alpha_floor) * level)
         return c
 
@@ -239,7 +236,7 @@ class NetworkDiagramView(View):
             p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
-        legend = ("brightness = gradient relative to the output layer (dark at "
+        legend = (f"brightness = gradient relative to the output layer ({theme.FADED} at "
                   f"{theme.decade_label(-theme.RELATIVE_DECADES)})  ·  {theme.ZERO_LEGEND}  ·  "
                   f"{theme.NONFINITE_LEGEND}")
         p.drawText(QRectF(10, 6, self.width() - 20, 20), Qt.AlignmentFlag.AlignLeft,
