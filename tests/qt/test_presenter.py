@@ -85,6 +85,13 @@ def test_page_keys_step_through_the_lesson_and_build_each_steps_runs(qtbot, wind
                                                                      presenter, tiny):
     wait_step_built(qtbot, presenter)
     assert [lane.config for lane in window.session.lanes] == list(tiny.steps[0].runs)
+    # Normal mode: a tab beside the builder, its text wrapped to the dock's width (nothing
+    # cut off at the right), the answers one to a row.
+    assert window.dockWidgetArea(presenter.dock) == window.dockWidgetArea(
+        window.docks["builder"])
+    qtbot.waitUntil(lambda: presenter.dock.isVisible())
+    assert presenter.panel.width() <= presenter.scroll.viewport().width()
+    assert len({a.geometry().x() for a in presenter.panel.answers}) == 1
     key(qtbot, window, Qt.Key.Key_PageDown)
     assert presenter.index == 1
     wait_step_built(qtbot, presenter)

@@ -169,8 +169,8 @@ class LessonPanel(QFrame):
         self.chosen: int | None = None
         self.revealed = False
         outer = self.outer = QVBoxLayout(self)
-        outer.setContentsMargins(12, 6, 12, 6)
-        outer.setSpacing(4)
+        outer.setContentsMargins(12, 4, 12, 4)
+        outer.setSpacing(3)
 
         # The lesson's title and the buttons: normal mode only (presenter mode has the keys,
         # and its height is the views').
@@ -180,8 +180,9 @@ class LessonPanel(QFrame):
         self.meta = FittedText(1)  # elided, never wider than the window
         self.meta.setObjectName("lessonMeta")
         self.top_row.addWidget(self.meta, 1)
-        row = QHBoxLayout()
-        self.top_row.addLayout(row)
+        self.button_grid = QGridLayout()
+        self.button_grid.setSpacing(4)
+        self.top_row.addLayout(self.button_grid)
         self.buttons: dict[str, QPushButton] = {}
         for key, text, tip, signal in (
                 ("previous", "◀ Previous", "The previous step (PgUp)", self.previousRequested),
@@ -193,9 +194,9 @@ class LessonPanel(QFrame):
             button.setToolTip(tip)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space is Start, never a button
             button.clicked.connect(signal)
-            row.addWidget(button)
             self.buttons[key] = button
-        row.addStretch(1)
+        # (wide, answers to a row, answers) as the buttons and answers are placed now
+        self._placed: tuple[bool, int, int] | None = None
         outer.addWidget(self.top)
 
         heading = QHBoxLayout()
@@ -219,6 +220,8 @@ class LessonPanel(QFrame):
         right.addWidget(self.question)
         self.answer_grid = QGridLayout()
         self.answer_grid.setSpacing(6)
+        for column in (0, 1):
+            self.answer_grid.setColumnStretch(column, 1)  # answers side by side share alike
         right.addLayout(self.answer_grid)
         self.answers: list[AnswerButton] = []
         body.addWidget(self.predict_box, 2, Qt.AlignmentFlag.AlignTop)
@@ -265,13 +268,11 @@ class LessonPanel(QFrame):
         self.reveal_line.setVisible(predict is not None)
         if predict is not None:
             self.question.setText("Predict first: " + readable(predict.question))
-            # Two columns when the answers are short (they fit side by side), else one.
-            cols = 2 if max(len(a) for a in predict.answers) <= 40 else 1
             for i, text in enumerate(predict.answers):
                 answer = AnswerButton(f"{LETTERS[i]}   {readable(text)}")
                 answer.clicked.connect(lambda i=i: self.answerChosen.emit(i))
-                self.answer_grid.addWidget(answer, i // cols, i % cols)
                 self.answers.append(answer)
+            self._placed = None
             self.reveal_line.setText("The answer appears when the run ends.")
         self.set_evidence("", final=False)
         self.update_fonts()
@@ -362,9 +363,9 @@ class LessonPanel(QFrame):
         need = layout.heightForWidth(width) if layout.hasHeightForWidth() else \
             layout.sizeHint().height()
         # The painted lines are as tall as they are at the current width; at another width
-        # they may wrap differently.
-        need += self.evidence.height_for(width) - self.evidence.height()
-        return max(need, layout.minimumSize().height())
+        # they may wrap differently. (Not the layout's minimum: a wrapped label's is its
+        # height at its narrowest, 100 pixels too many here.)
+        return need + self.evidence.height_for(width) - self.evidence.height()
 
     def fit_height(self) -> None:
         """At least as tall as the wrapped text needs at this width: a dock does not ask its
@@ -376,11 +377,29 @@ class LessonPanel(QFrame):
             self.heightChanged.emit(need)
 
     def _arrange(self, width: int) -> None:
+        """Wide: the question beside the text, the buttons in a row, short answers two to a
+        row. Narrow (a side dock): one above the other, the buttons two to a row, the answers
+        one to a row."""
+        wide = width >= WIDE
         along, down = QBoxLayout.Direction.LeftToRight, QBoxLayout.Direction.TopToBottom
-        direction = along if width >= WIDE else down
+        direction = along if wide else down
         if self.body.direction() != direction:
             self.body.setDirection(direction)
             self.top_row.setDirection(direction)
+        short = bool(self.answers) and max(len(a.text()) for a in self.answers) <= 44
+        answers_per_row = 2 if wide and short else 1
+        key = (wide, answers_per_row, len(self.answers))
+        if key == self._placed:
+            return
+        self._placed = key
+        placing: tuple[tuple[QGridLayout, list[QWidget], int], ...] = (
+            (self.button_grid, list(self.buttons.values()), 4 if wide else 2),
+            (self.answer_grid, list(self.answers), answers_per_row))
+        for grid, widgets, per_row in placing:
+            for w in widgets:
+                grid.removeWidget(w)
+            for i, w in enumerate(widgets):
+                grid.addWidget(w, i // per_row, i % per_row)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
