@@ -52,7 +52,7 @@ class RunPanel(QFrame):
         self.title.setVisible(on)
         self.banner.set_compact(grid)
         # Four of everything must fit a 1280x720 projector with the docks below.
-        self.diagram.setMinimumHeight(70 if grid else 120)
+        self.diagram.setMinimumHeight(60 if grid else 120)
         on = on and not grid
         if on and self.heatmap is None:
             self.heatmap = HeatmapView(self.workspace, clock, self.position)
@@ -150,6 +150,7 @@ class RunPanels(QWidget):
         for r in range(3):
             self.grid.setRowStretch(r, 1 if r < (n + cols - 1) // cols else 0)
         self.headline.setVisible(n > 1)
+        self.headline.set_lines(1 if n > 2 else 2)  # a grid of four on 720 lines: one line
 
     def _frame(self, index: int) -> None:
         if not self.comparing or index % HEADLINE_EVERY:
@@ -162,7 +163,9 @@ class RunPanels(QWidget):
         letters = {run.run_id: ws.letter(run.run_id) for run in ws.runs}
         found = compare_headline(ws.runs, ws.cursor, letters)
         idle = "Press Start (Space): all runs train together, step for step, on the same data."
-        self.headline.setText(readable(found.text) if found is not None else idle)
+        text = readable(found.text) if found is not None else idle
+        self.headline.setText(text)
+        self.headline.setToolTip(text)
 
     def release(self) -> None:
         self.workspace.disconnect(self._changed)

@@ -87,10 +87,11 @@ class DiagnosisBanner(View):
         self.setFixedHeight(self.headline.height() + details + 22)
 
     def set_compact(self, on: bool) -> None:
-        """Headline only (the details in the tooltip): four runs in a grid on a projector."""
+        """One line of headline (all of it, and the details, in the tooltip): four runs in a
+        grid on a 1280x720 projector."""
         self.compact = on
         self.details.setVisible(not on)
-        lines = 3 if self.width() < 760 and not on else 2
+        lines = 1 if on else 3 if self.width() < 760 else 2
         if lines != self._headline_lines:
             self._headline_lines = lines
             self.headline.set_lines(lines)
@@ -100,7 +101,7 @@ class DiagnosisBanner(View):
         # A narrow window (a 1280-pixel projector) gets a third line for the headline; the
         # height changes only here, never with the text.
         super().resizeEvent(event)
-        lines = 3 if event.size().width() < 760 and not self.compact else 2
+        lines = 1 if self.compact else 3 if event.size().width() < 760 else 2
         if lines != self._headline_lines:
             self._headline_lines = lines
             self.headline.set_lines(lines)
