@@ -304,9 +304,7 @@ class Presenter(QObject):
         self.dock.show()
         self.dock.raise_()
         self._timer.start()
-        self.go(index)
-        if self.presenting:
-            self._lay_out()
+        self.go(index)  # in presenter mode this lays the window out for the step
 
     def close_lesson(self) -> None:
         """Leave the lesson: the runs stay, the user's speed comes back."""
@@ -338,6 +336,7 @@ class Presenter(QObject):
         step = self.lesson.steps[self.index]
         self.evidence, self.finished, self._seen = "", False, None
         self.panel.show_step(self.lesson, self.index)
+        self.scroll.verticalScrollBar().setValue(0)
         self._configure(step)
         if self.pace_seconds is not None:
             self.window.speed.setValue(pace_index(step.steps, self.pace_seconds))
@@ -430,12 +429,17 @@ class Presenter(QObject):
             self.panel.set_evidence("", final=False)
             return
         self.evidence = fill_evidence(step, runs)
-        self.finished = done
+        was_done, self.finished = self.finished, done
         self.panel.set_evidence(("Evidence: " if done else "Evidence so far: ") + self.evidence,
                                 final=done)
         if done and not self.panel.revealed and step.predict is not None:
             self.panel.reveal()
             self.revealed.emit()
+        if done and not was_done:
+            # The room reads the answer and the evidence now: where the lesson is taller than
+            # its dock (a small screen), they scroll into view, not the title.
+            QTimer.singleShot(0, lambda: self.scroll.ensureWidgetVisible(self.panel.evidence,
+                                                                         0, 0))
 
     # -- presenter mode -----------------------------------------------------------------------
     def toggle(self) -> None:
