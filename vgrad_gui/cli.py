@@ -1,7 +1,8 @@
 """The vgrad-gui command: the desktop app by default, plus headless sub-commands.
 
     vgrad-gui [--preset NAME | --config FILE | --compare PRESET PRESET... | --setup STRING |
-               --setup-file FILE] [--autostart] [--fullscreen] [RUN.npz ...]
+               --setup-file FILE] [--lesson NAME|FILE] [--present] [--theme dark|light]
+              [--autostart] [--fullscreen] [RUN.npz ...]
     vgrad-gui record (--preset NAME | --config FILE) [--steps N] [--seed S] -o RUN.npz
     vgrad-gui summary RUN.npz
     vgrad-gui export RUN.npz --view VIEW [--format csv|svg|png] -o OUT [--step S]
@@ -24,6 +25,7 @@ from typing import TextIO
 from vgrad_gui import __version__, export_cmd
 from vgrad_gui.core.diagnose import diagnose
 from vgrad_gui.core.history import RunHistory
+from vgrad_gui.core.lessons import LessonError, open_lesson
 from vgrad_gui.core.presets import all_presets, get_preset
 from vgrad_gui.core.readings import first_nonfinite_step
 from vgrad_gui.core.report import summary_text
@@ -36,7 +38,7 @@ EXIT_FAILED = 1  # the run was recorded but could not be saved where asked
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by it
-SUBCOMMANDS = ("record", "summary", "presets", "gui", "export")
+SUBCOMMANDS = ("record", "summary", "presets", "gui", "export", "check-lesson")
 
 
 class UsageError(Exception):
@@ -76,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the presets with a line on each")
     export_cmd.add_parser(sub)
+    check = sub.add_parser("check-lesson", help="run every step of a lesson headless and "
+                           "check that what it claims happens",
+                           description="Train each step's networks as the app would and check "
+                                       "each step's claims; prints the evidence line of each "
+                                       "step. Exit status 1 when a claim does not hold.")
+    check.add_argument("lesson", metavar="NAME|FILE")
     return parser
 
 
@@ -84,6 +92,11 @@ def add_gui_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--preset", metavar="NAME", help="start from a preset")
     source.add_argument("--config", metavar="FILE", help="start from a JSON config file")
     parser.add_argument("--autostart", action="store_true", help="start training at once")
+    parser.add_argument("--lesson", metavar="NAME|FILE",
+                        help="open a lesson: a shipped one (vanishing_gradients) or your own "
+                             "lesson file (see README, Teaching)")
+    parser.add_argument("--present", action="store_true",
+                        help="presenter mode: the lesson and the views fill the screen (P)")
     parser.add_argument("--theme", choices=("dark", "light"),
                         help="dark (the default) or light: high contrast for bright rooms")
     parser.add_argument("--fullscreen", action="store_true", help="open full screen "
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         status = dispatch(args)
         sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
         return status
-    except (ConfigError, RunFileError, SetupError, UsageError) as exc:
+    except (ConfigError, LessonError, RunFileError, SetupError, UsageError) as exc:
         error(str(exc))
         return EXIT_USAGE
     except BrokenPipeError:
@@ -135,6 +148,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_presets()
     if args.command == "export":
         return export_cmd.run(args)
+    if args.command == "check-lesson":
+        return cmd_check_lesson(args)
     return cmd_gui(args)
 
 
@@ -327,6 +342,26 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- lessons ------------------------------------------------------------------------------
+def cmd_check_lesson(args: argparse.Namespace) -> int:
+    from vgrad_gui.core.lessons import check_step, fill_evidence, run_step
+
+    lesson = open_lesson(args.lesson)
+    failed = 0
+    cache: dict = {}
+    for i, step in enumerate(lesson.steps, 1):
+        runs = run_step(step, cache=cache)
+        problems = check_step(step, runs)
+        failed += bool(problems)
+        print(f"{i:2}. {step.title}: {'ok' if not problems else 'FAILED'}")
+        if step.evidence:
+            print(f"    {fill_evidence(step, runs)}")
+        for problem in problems:
+            print(f"    claim not met: {problem}")
+    print(f"{lesson.title}: {len(lesson.steps) - failed} of {len(lesson.steps)} steps hold")
+    return EXIT_FAILED if failed else 0
+
+
 # -- presets ------------------------------------------------------------------------------
 def cmd_presets() -> int:
     presets = all_presets()
@@ -351,6 +386,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         load_setup(args.setup_file) if args.setup_file is not None else None
     if setup is not None and args.runs:
         raise UsageError("--setup: give a setup or run files, not both")
+    lesson = open_lesson(args.lesson) if args.lesson else None
     runs = [run for path in args.runs for run in load_runs(path)]
     if len(runs) > MAX_RUNS:
         raise UsageError(f"{len(runs)} runs in {len(args.runs)} files: the app shows at most "
@@ -360,4 +396,5 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return run_app(config=config, preset=args.preset, autostart=args.autostart,
                    fullscreen=args.fullscreen, runs=runs,
                    run_path=args.runs[0] if args.runs else None, compare=compare,
-                   setup=setup, theme_name=args.theme)
+                   setup=setup, theme_name=args.theme, lesson=lesson,
+                   present=args.present)

@@ -12,6 +12,7 @@ import time
 from PySide6.QtCore import QSettings, QSocketNotifier, QTimer
 from PySide6.QtWidgets import QApplication
 
+from vgrad_gui.core.lessons import Lesson
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config
@@ -38,7 +39,8 @@ def make_app(argv: list[str] | None = None) -> QApplication:
 def run_app(config: Config | None = None, preset: str | None = None, autostart: bool = False,
             fullscreen: bool = False, runs: list[Run] | None = None,
             run_path: str | None = None, compare: list[Config] | None = None,
-            setup: Setup | None = None, theme_name: str | None = None) -> int:
+            setup: Setup | None = None, theme_name: str | None = None,
+            lesson: Lesson | None = None, present: bool = False) -> int:
     launched = time.monotonic()
     app = make_app()
     name = theme_name or (setup.theme if setup is not None else None) or _saved_theme()
@@ -62,6 +64,10 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
         window.setGeometry(screen)
         window.showMaximized()
     QTimer.singleShot(0, window.fit_docks)
+    if present:
+        window.presenter.set_presenting(True)  # first: a lesson's runs laid out to present
+    if lesson is not None:
+        window.presenter.open_lesson(lesson)
     # The worker normally starts on the first paint; this covers platforms that paint late.
     QTimer.singleShot(500, window.start_worker)
     if autostart:

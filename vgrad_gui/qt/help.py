@@ -11,8 +11,10 @@ if TYPE_CHECKING:
 
 
 def show_shortcuts(window: MainWindow) -> None:
-    table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>"
-                    for t, k in window.controls.shortcut_rows())
+    rows = window.controls.shortcut_rows() + [
+        (a.text().replace("&", ""), a.shortcut().toString())
+        for a in window.presenter.actions.values() if not a.shortcut().isEmpty()]
+    table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>" for t, k in rows)
     window.show_message("Keyboard shortcuts", f"<table>{table}</table>",
                         icon=QMessageBox.Icon.Information)
 

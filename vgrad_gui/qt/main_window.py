@@ -27,6 +27,7 @@ from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config
 from vgrad_gui.core.workspace import Workspace, WorkspaceError, describe
 from vgrad_gui.qt import errors, help, recent, setup_actions, theme, window_settings
+from vgrad_gui.qt import presenter as lesson_presenter
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
@@ -122,6 +123,9 @@ class MainWindow(QMainWindow):
         self._pending_open = (list(runs or []), run_path, list(compare or []))
         self._pending_setup = setup
         self._state_changed(self.session.state)
+        # Last: it docks its lesson next to the builder, wherever the layout put that.
+        self.presenter = lesson_presenter.install(self)
+        self.menuBar().insertMenu(self.menuBar().actions()[-1], self.presenter.menu)
 
     def _slots(self) -> dict:
         return {"start": self.toggle_training, "step": self.step_once,
@@ -184,6 +188,9 @@ class MainWindow(QMainWindow):
 
     def default_layout(self, small: bool | None = None) -> None:
         self.dock_layout.default_layout(small)
+        presenter = getattr(self, "presenter", None)
+        if presenter is not None and not presenter.presenting:
+            self.tabifyDockWidget(self.docks["builder"], presenter.dock)  # the lesson's tab
 
     def fit_docks(self) -> None:
         self.dock_layout.fit()

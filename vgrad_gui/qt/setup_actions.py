@@ -29,9 +29,12 @@ if TYPE_CHECKING:
 
 def current_setup(window: MainWindow) -> Setup:
     lanes = window.session.lanes
-    presenter = getattr(window, "presenter", None)
-    lesson = getattr(presenter, "lesson_name", None) if presenter is not None else None
-    step = getattr(presenter, "index", None) if lesson else None
+    presenter = window.presenter
+    opened = presenter.lesson
+    # Only a shipped lesson travels as a name; a lecturer's own file is shared as the file.
+    lesson = opened.source[len("lesson "):] if opened is not None and \
+        opened.source.startswith("lesson ") else None
+    step = presenter.index if lesson else None
     return Setup(
         runs=tuple(lane.config for lane in lanes if lane.config is not None),
         lesson=lesson, lesson_step=step + 1 if step is not None else None,
@@ -43,9 +46,8 @@ def current_setup(window: MainWindow) -> Setup:
 
 def apply_setup(window: MainWindow, setup: Setup) -> None:
     """Show ``setup``: its lesson at its step, or its runs (one, or a comparison)."""
-    presenter = getattr(window, "presenter", None)
-    if setup.lesson is not None and presenter is not None:
-        presenter.open_lesson(setup.lesson, (setup.lesson_step or 1) - 1)
+    if setup.lesson is not None and window.presenter.open_named(setup.lesson):
+        window.presenter.go((setup.lesson_step or 1) - 1)
     elif setup.runs:
         session = window.session
         while len(session.lanes) > 1:
