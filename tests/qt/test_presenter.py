@@ -91,7 +91,9 @@ def test_page_keys_step_through_the_lesson_and_build_each_steps_runs(qtbot, wind
         window.docks["builder"])
     qtbot.waitUntil(lambda: presenter.dock.isVisible())
     assert presenter.panel.width() <= presenter.scroll.viewport().width()
-    assert len({a.geometry().x() for a in presenter.panel.answers}) == 1
+    answers = presenter.panel.answers
+    assert len({a.geometry().x() for a in answers}) == 1
+    assert answers[0].width() > presenter.panel.width() * 0.8  # one to a row takes the row
     key(qtbot, window, Qt.Key.Key_PageDown)
     assert presenter.index == 1
     wait_step_built(qtbot, presenter)

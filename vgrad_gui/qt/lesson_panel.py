@@ -44,7 +44,8 @@ PRESENTER_SIZES = {"headline": 1.0, "meta": 0.5, "text": 0.62, "question": 0.6,
                    "counter": 0.56}
 NORMAL_SIZES = {"headline": 1.5, "meta": 0.9, "text": 1.05, "question": 1.05, "answer": 1.0,
                 "reveal": 1.0, "evidence": 1.0, "button": 0.95, "counter": 1.0}
-EVIDENCE_LINES = 3  # 300 characters of evidence at most: three lines on a 1024-pixel screen
+# 300 characters of evidence at most: three lines on a 1024-pixel screen, eight in a side dock
+EVIDENCE_LINES = 8
 WIDE = 720  # pixels: from here on the question stands beside the text, not below it
 
 
@@ -220,8 +221,6 @@ class LessonPanel(QFrame):
         right.addWidget(self.question)
         self.answer_grid = QGridLayout()
         self.answer_grid.setSpacing(6)
-        for column in (0, 1):
-            self.answer_grid.setColumnStretch(column, 1)  # answers side by side share alike
         right.addLayout(self.answer_grid)
         self.answers: list[AnswerButton] = []
         body.addWidget(self.predict_box, 2, Qt.AlignmentFlag.AlignTop)
@@ -400,6 +399,8 @@ class LessonPanel(QFrame):
                 grid.removeWidget(w)
             for i, w in enumerate(widgets):
                 grid.addWidget(w, i // per_row, i % per_row)
+            for column in range(4):  # side by side they share alike; alone, one takes all
+                grid.setColumnStretch(column, 1 if column < per_row else 0)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
