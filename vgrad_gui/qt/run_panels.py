@@ -52,7 +52,8 @@ class RunPanel(QFrame):
         self.title.setVisible(on)
         self.banner.set_compact(grid)
         # Four of everything must fit a 1280x720 projector with the docks below.
-        self.diagram.setMinimumHeight(60 if grid else 120)
+        self.diagram.setMinimumSize(140 if on or grid else 320, 60 if grid else
+                                    110 if on else 200)
         on = on and not grid
         if on and self.heatmap is None:
             self.heatmap = HeatmapView(self.workspace, clock, self.position)

@@ -109,10 +109,11 @@ class Timeline(QWidget):
                                "cyan = first NaN/Inf, orange = the diagnosis changed, blue = a "
                                "setting changed.")
         self.slider.sliderMoved.connect(self._dragged)
+        self.slider.setMinimumWidth(120)
         row.addWidget(self.slider, 1)
         self.label = QLabel("live")
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(
-            "step 100,000 of 100,000") + 8)
+            "live · step 10,000") + 8)
         row.addWidget(self.label)
         self.rate = QComboBox()
         for r in REPLAY_RATES:
