@@ -72,8 +72,9 @@ COMMANDS = (
     Command("slower", "Slower", "[", "Train slower"),
     Command("faster", "Faster", "]", "Train faster"),
 )
-TOOLBAR = ("start", "step", "reset", "|", "speed", "|", "compare", "add_run", "|", "save",
-           "open", "export")
+# Short enough for a 1024-pixel projector (Add run is the run bar's +, and in the Run menu).
+TOOLBAR = ("start", "step", "reset", "|", "speed", "|", "compare", "|", "save", "open",
+           "export")
 MENUS = {
     "&File": ("open", "save", "export", "export_views", "|", "copy_setup", "paste_setup",
               "save_setup", "open_setup", "|", "quit"),
@@ -103,6 +104,8 @@ class Controls:
             window.addAction(a)
             self.actions[c.name] = a
         self.actions["compare"].setCheckable(True)
+        for name, short in (("save", "Save"), ("open", "Open"), ("export", "Export")):
+            self.actions[name].setIconText(short)  # the toolbar's text, on a 1024-px screen
         self.actions["theme"].setCheckable(True)
         leave = QAction(window)
         leave.setShortcut(QKeySequence("Escape"))
@@ -111,12 +114,13 @@ class Controls:
         self.speed = QSlider(Qt.Orientation.Horizontal)
         self.speed.setRange(0, len(SPEEDS) - 1)
         self.speed.setValue(len(SPEEDS) - 1)
-        self.speed.setFixedWidth(150)
+        self.speed.setFixedWidth(130)
         self.speed.setToolTip("Training speed, from one step a second to as fast as possible "
                               "([ slower, ] faster)")
         self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.speed_label = QLabel("max")
-        self.speed_label.setMinimumWidth(100)
+        self.speed_label.setMinimumWidth(self.speed_label.fontMetrics().horizontalAdvance(
+            "500 steps/s") + 6)
         self._toolbar(window)
         self._menus(window, dock_actions)
 

@@ -69,7 +69,11 @@ class Docks:
         self.layout_pending = False
         d = self.docks
         w, h = win.width(), win.height()
-        win.resizeDocks([d["builder"]], [int(min(400, max(300, w * 0.2)))],
+        # On a projector (1024x768, 1280x720) the diagram, the key view, gets the most room.
+        small = w < 1500 or h < 900
+        win.resizeDocks([d["builder"]], [int(min(400, max(260 if small else 300, w * 0.2)))],
                         Qt.Orientation.Horizontal)
-        win.resizeDocks([d["heatmap"]], [int(w * 0.34)], Qt.Orientation.Horizontal)
-        win.resizeDocks([d["bars"]], [int(h * 0.3)], Qt.Orientation.Vertical)
+        win.resizeDocks([d["heatmap"]], [int(w * (0.24 if small else 0.34))],
+                        Qt.Orientation.Horizontal)
+        win.resizeDocks([d["bars"]], [int(h * (0.22 if small else 0.3))],
+                        Qt.Orientation.Vertical)
