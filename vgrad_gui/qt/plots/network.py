@@ -164,7 +164,7 @@ class NetworkDiagramView(View):
         links = sum(len(ys[i]) * len(ys[i + 1]) for i in range(n_layers))
         # A small diagram (four runs in a grid) shows bands too: a thousand antialiased
         # lines in 100 pixels read as a band anyway, at several times the paint.
-        dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or self.height() < 240
+        dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or self.height() < 300
         if dense:
             # Antialiased bands and squares by the hundred cost tens of milliseconds a
             # paint; at these sizes nobody sees the difference.
