@@ -106,3 +106,23 @@ def install(window: QWidget) -> ErrorReporter:
 def hook() -> Hook:
     """The hook ``install`` sets (for tests that must call it through pytest-qt's)."""
     return _hook
+
+
+def show_message(window: Any, title: str, text: str, details: str = "",
+                 icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:
+    """A message that does not block (training and drawing go on behind it); the window's
+    ``last_message`` is it until it closes."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, window)
+    if details:
+        box.setDetailedText(details)
+    box.setModal(False)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.show()  # not open(): open() makes it window-modal
+    window.last_message = box
+
+    def gone() -> None:
+        if window.last_message is box:
+            window.last_message = None
+
+    box.destroyed.connect(gone)
+    return box

@@ -25,8 +25,8 @@ from vgrad_gui.core.history import RunHistory
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config
-from vgrad_gui.core.workspace import Workspace, WorkspaceError, describe
-from vgrad_gui.qt import errors, help, recent, setup_actions, theme, window_settings
+from vgrad_gui.core.workspace import Workspace
+from vgrad_gui.qt import errors, help, lanes, recent, setup_actions, theme, window_settings
 from vgrad_gui.qt import presenter as lesson_presenter
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
@@ -240,67 +240,22 @@ class MainWindow(QMainWindow):
             self.session.reset()
 
     def toggle_compare(self) -> None:
-        """C: compare mode on (run A plus a copy, B, to change) or off (back to run A)."""
-        if self.session.comparing:
-            while len(self.session.lanes) > 1:
-                self.session.remove_lane(len(self.session.lanes) - 1)
-            self.select_lane(0)
-        else:
-            self.add_run()
+        lanes.toggle_compare(self)
 
     def add_run(self, config: Config | None = None) -> None:
-        """A new run next to the others: ``config``, or a copy of the selected run."""
-        base = config
-        if base is None and self.session.lanes:
-            base = self.session.lanes[self.lane].config
-        if base is None:
-            return
-        try:
-            index = self.session.add_lane(base)
-        except WorkspaceError as exc:
-            self.statusBar().showMessage(str(exc), 5000)
-            return
-        self.select_lane(index)
-        self.statusBar().showMessage(
-            f"Run {'ABCD'[index]} added: change anything in the builder; it trains next to "
-            "the others, step for step.", 6000)
+        lanes.add_run(self, config)
 
     def remove_run(self) -> None:
-        if self.lane > 0:
-            self.session.remove_lane(self.lane)
-            self.select_lane(self.lane - 1)
+        lanes.remove_run(self)
 
     def select_lane(self, index: int) -> None:
-        lanes = self.session.lanes
-        self.lane = max(0, min(index, len(lanes) - 1))
-        config = lanes[self.lane].config if lanes else None
-        if config is not None:
-            self.builder.set_config(config, emit=False)
-        for view in self.views.values():
-            view.follow_position(self.lane)  # the docks show the run being edited
-        self._problems_changed()
-        self._sync_run_bar()
+        lanes.select_lane(self, index)
 
     def _sync_run_bar(self) -> None:
-        labels: list[tuple[str, str, int]] = []
-        for lane in self.session.lanes:
-            run = lane.shown
-            in_ws = run is not None and run.run_id in self.workspace
-            slot = self.workspace.slot(run.run_id) if in_ws and run is not None else len(labels)
-            label = run.label if run is not None and run.label else (
-                describe(lane.config) if lane.config is not None else "")
-            labels.append(("ABCD"[slot], label, slot))
-        self.run_bar.set_runs(labels, self.lane)
-        self.controls.show_state(self.session.state, self.builder.valid,
-                                 self.session.comparing, len(self.session.lanes))
+        lanes.sync_run_bar(self)
 
     def _problems_changed(self) -> None:
-        """An invalid setting in the builder: the banner of the run being edited and the
-        status bar say so (Start is off until it is fixed)."""
-        summary = self.builder.problem_summary()
-        for i, panel in enumerate(self.panels.panels):
-            panel.banner.set_invalid(summary if i == self.lane else "")
-        self.status.show_problems(summary)
+        lanes.problems_changed(self)
 
     def _restyled(self) -> None:
         """After a theme or text-size change: what this window set from the theme once."""
@@ -342,10 +297,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"vgrad_gui — {preset or 'custom network'}")
 
     def _lanes_changed(self) -> None:
-        self.lane = min(self.lane, max(0, len(self.session.lanes) - 1))
-        self._sync_run_bar()
-        if self.session.comparing:
-            self.setWindowTitle(f"vgrad_gui — comparing {len(self.session.lanes)} runs")
+        lanes.lanes_changed(self)
 
     def _state_changed(self, state: str) -> None:
         self.controls.show_state(state, self.builder.valid, self.session.comparing,
@@ -355,19 +307,7 @@ class MainWindow(QMainWindow):
     def show_message(self, title: str, text: str, details: str = "",
                      icon: QMessageBox.Icon = QMessageBox.Icon.Warning) -> QMessageBox:
         """A message that does not block: training and drawing go on behind it."""
-        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
-        if details:
-            box.setDetailedText(details)
-        box.setModal(False)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.show()  # not open(): open() makes it window-modal
-        self.last_message = box
-        box.destroyed.connect(lambda: self._message_gone(box))
-        return box
-
-    def _message_gone(self, box: QMessageBox) -> None:
-        if self.last_message is box:
-            self.last_message = None
+        return errors.show_message(self, title, text, details, icon)
 
     # -- files (the work is in qt/runfiles.py) -------------------------------------------
     def save_run(self, path: str) -> bool:
