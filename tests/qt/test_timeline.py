@@ -32,6 +32,10 @@ def test_scrubbing_back_shows_that_step_while_training_goes_on(app, qtbot, windo
     qtbot.waitUntil(lambda: run.history.step > before + 50, timeout=20_000)  # still training
     assert window.diagram.step == at.step  # ... while the views stay at step 100
     assert "step 100 of" in window.timeline.label.text()
+    window.status.update()  # the status bar quotes the step shown, and its numbers
+    assert window.status.step.text().startswith("step 100 of")
+    from vgrad_gui.qt.status import grad_text
+    assert window.status.grad.text() == grad_text(run.history, 100)
     # Left/Right move one step, End follows live again.
     window.diagram.setFocus()
     qtbot.keyClick(window.diagram, Qt.Key.Key_Right)

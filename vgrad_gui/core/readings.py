@@ -132,6 +132,14 @@ def grad_reading(history: RunHistory, step: int | None = None) -> GradReading | 
     return GradReading(at, norms, ratio_to_output(norms), tuple(classify_layers(norms)), source)
 
 
+def record_value(history: RunHistory, table: str, channel: str,
+                 step: int) -> np.ndarray | None:
+    """A channel's values at the record ending at or before ``step`` (a row, or a bucket's
+    mean): what the status bar shows while the timeline is moved back."""
+    found = history.table(table).record_at(step, history.cols(table, channel))
+    return None if found is None else found[1]
+
+
 def first_nonfinite_step(history: RunHistory, step: int | None = None) -> int | None:
     """The first step whose gradient norms or loss were NaN/Inf, if it is at or before
     ``step`` (the one rule: ``records.first_nonfinite``)."""

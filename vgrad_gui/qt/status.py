@@ -110,27 +110,32 @@ class StatusFields:
         if run is None:
             return
         h = run.history
-        self.step.setText(f"step {h.step:,}")
+        cursor = self.session.workspace.cursor
+        # The step the views show: the timeline's when it is moved back (training goes on).
+        at = None if cursor.follows_live else cursor.step_for(run)
+        self.step.setText(f"step {h.step:,}" if at is None else f"step {at:,} of {h.step:,}")
         rate = self.session.rate if self.session.state == "running" else 0.0
         self.rate.setText(f"{rate:,.0f} steps/s" if rate else "")
-        loss = h.latest("steps", "loss")
+        loss = h.latest("steps", "loss") if at is None else \
+            readings.record_value(h, "steps", "loss", at)
         self.loss.setText(f"loss {theme.format_value(float(loss[0]))}"
                           if loss is not None else "")
         if not self.problems:
-            self.grad.setText(grad_text(h))
+            self.grad.setText(grad_text(h, at))
             self.grad.setToolTip("Hidden layer 1's current gradient (the median of the last "
                                  f"{readings.WINDOW} steps) and its ratio to the output "
                                  "layer's: the numbers the diagram, the flow bars and the "
                                  "banner quote.")
-        acc = h.latest("evals", "test_accuracy")
+        acc = h.latest("evals", "test_accuracy") if at is None else \
+            readings.record_value(h, "evals", "test_accuracy", at)
         self.acc.setText(f"test accuracy {float(acc[0]):.1%}"
                          if acc is not None and math.isfinite(float(acc[0])) else "")
 
 
-def grad_text(history: RunHistory) -> str:
-    """'hidden 1: ‖∇W‖ 1.23e-05 · 1/300 of out' from ``readings``; the first NaN/Inf step
-    instead once there is one."""
-    reading = readings.grad_reading(history)
+def grad_text(history: RunHistory, step: int | None = None) -> str:
+    """'hidden 1: ‖∇W‖ 1.23e-05 · 1/300 of out' from ``readings`` (at ``step``, default the
+    latest); the first NaN/Inf step instead once there is one."""
+    reading = readings.grad_reading(history, step)
     if reading is None or len(reading.norms) < 2:
         return ""
     first = readings.first_nonfinite_step(history, reading.step)
