@@ -5,7 +5,7 @@ the same QAction. The window passes the slots; this module only builds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,19 +90,27 @@ SHORTCUT_LIST = ("start", "step", "reset", "slower", "faster", "compare", "add_r
                  "smaller", "quit")
 
 
+def make_actions(window: QMainWindow, commands: Sequence[Any],
+                 slots: dict[str, Callable[[], Any]]) -> dict[str, QAction]:
+    """A window-wide QAction per command (name, text, key, tip): its shortcut, a tooltip that
+    names the shortcut, the status tip, its slot."""
+    actions: dict[str, QAction] = {}
+    for c in commands:
+        a = QAction(c.text, window)
+        if c.key is not None:
+            a.setShortcut(QKeySequence(c.key))
+        a.setToolTip(f"{c.tip} ({a.shortcut().toString()})" if c.key else c.tip)
+        a.setStatusTip(c.tip)
+        a.triggered.connect(slots[c.name])
+        window.addAction(a)
+        actions[c.name] = a
+    return actions
+
+
 class Controls:
     def __init__(self, window: QMainWindow, slots: dict[str, Callable[[], Any]],
                  dock_actions: list[QAction]) -> None:
-        self.actions: dict[str, QAction] = {}
-        for c in COMMANDS:
-            a = QAction(c.text, window)
-            if c.key is not None:
-                a.setShortcut(QKeySequence(c.key))
-            a.setToolTip(f"{c.tip} ({a.shortcut().toString()})" if c.key else c.tip)
-            a.setStatusTip(c.tip)
-            a.triggered.connect(slots[c.name])
-            window.addAction(a)
-            self.actions[c.name] = a
+        self.actions = make_actions(window, COMMANDS, slots)
         self.actions["compare"].setCheckable(True)
         for name, short in (("save", "Save"), ("open", "Open"), ("export", "Export")):
             self.actions[name].setIconText(short)  # the toolbar's text, on a 1024-px screen

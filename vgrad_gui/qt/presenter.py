@@ -46,7 +46,7 @@ from vgrad_gui.core.lessons import (
     shipped_lessons,
 )
 from vgrad_gui.core.run import Run
-from vgrad_gui.qt.controls import SPEEDS
+from vgrad_gui.qt.controls import SPEEDS, make_actions
 from vgrad_gui.qt.lesson_panel import LessonPanel
 
 if TYPE_CHECKING:
@@ -201,20 +201,11 @@ class Presenter(QObject):
         self.overlay.dismissed.connect(self.unblank)
         self._focus_before_blank: QWidget | None = None
 
-        self.actions: dict[str, QAction] = {}
         slots = {"present": self.toggle, "leave": lambda: self.set_presenting(False),
                  "next": self.next, "previous": self.previous, "next_arrow": self.next,
                  "previous_arrow": self.previous, "blank": self.blank,
                  "open": self.open_dialog, "close": self.close_lesson}
-        for c in COMMANDS:
-            a = QAction(c.text, window)
-            if c.key is not None:
-                a.setShortcut(QKeySequence(c.key))
-            a.setToolTip(f"{c.tip} ({a.shortcut().toString()})" if c.key else c.tip)
-            a.setStatusTip(c.tip)
-            a.triggered.connect(slots[c.name])
-            window.addAction(a)
-            self.actions[c.name] = a
+        self.actions = make_actions(window, COMMANDS, slots)
         self.actions["present"].setCheckable(True)
         self.menu = self._menu()
         self._enable()

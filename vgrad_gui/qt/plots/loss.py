@@ -155,22 +155,8 @@ class LossView(PlotView):
                    "symbolPen": None} if ok.sum() <= 60 else {"symbol": None}
         self.test_loss.setData(tl.x[ok], tl.mean[ok, 0], **symbols)
         self.test_acc.setData(ta.x[ok], ta.mean[ok, 0], **symbols)
-        # Ranges move in jumps, not every frame: each change relays the axes out and costs a
-        # second paint. (Not an x-link either, for the same reason.)
-        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], self.run.history.step,
-                            self.run.max_steps)
-        if end is not None:
-            for plot in (self.loss_plot, self.acc_plot):
-                plot.setXRange(0, end, padding=0)
-        values = np.concatenate([loss.min[:, 0], loss.max[:, 0], tl.mean[ok, 0]])
-        values = values[np.isfinite(values)]
-        if values.size:
-            lo, hi = float(values.min()), float(values.max())
-            y0, y1 = self.loss_plot.vb.viewRange()[1]
-            span = max(hi - lo, 1e-3)
-            if lo < y0 or hi > y1 or (y1 - y0) > 3 * span:
-                self.loss_plot.setYRange(max(0.0, lo - 0.1 * span), hi + 0.1 * span,
-                                         padding=0)
+        self._follow(self.run.history.step, self.run.max_steps,
+                     np.concatenate([loss.min[:, 0], loss.max[:, 0], tl.mean[ok, 0]]))
 
 
     def _refresh_overlay(self) -> None:
@@ -189,14 +175,19 @@ class LossView(PlotView):
                 last = max(last, float(loss.x[-1]))
         if not self.follow:
             return
-        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], last,
-                            max(r.max_steps for r in self.runs))
+        self._follow(last, max(r.max_steps for r in self.runs),
+                     np.concatenate(values) if values else np.empty(0))
+
+    def _follow(self, last: float, max_steps: int, values: np.ndarray) -> None:
+        """Ranges move in jumps, not every frame: each change relays the axes out and costs a
+        second paint. (Not an x-link either, for the same reason.)"""
+        end = step_axis_end(self.loss_plot.vb.viewRange()[0][1], last, max_steps)
         if end is not None:
             for plot in (self.loss_plot, self.acc_plot):
                 plot.setXRange(0, end, padding=0)
-        finite = np.concatenate(values) if values else np.empty(0)
-        if finite.size:
-            lo, hi = float(finite.min()), float(finite.max())
+        values = values[np.isfinite(values)]
+        if values.size:
+            lo, hi = float(values.min()), float(values.max())
             y0, y1 = self.loss_plot.vb.viewRange()[1]
             span = max(hi - lo, 1e-3)
             if lo < y0 or hi > y1 or (y1 - y0) > 3 * span:
