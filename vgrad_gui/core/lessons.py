@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -50,14 +49,15 @@ from vgrad_gui.core.spec import (
     MAX_NESTING,
     Config,
     ConfigError,
+    FileProblem,
     NumberText,
-    _file_kind,
     _nesting,
     _parse_float,
     _parse_int,
     _short_path,
     _show,
     one_line,
+    read_small_text,
 )
 from vgrad_gui.core.workspace import MAX_LABEL_CHARS, Cursor, auto_label, describe
 
@@ -195,53 +195,17 @@ def load_lesson(path: str | Path) -> Lesson:
     p = Path(path)
     source = str(p)
     try:
-        info = os.stat(p)
-    except FileNotFoundError:
-        raise LessonError(source, "lesson file not found") from None
-    except OSError as exc:
-        raise LessonError(source, f"cannot read the file: {exc.strerror}") from None
-    except ValueError:  # a NUL character in the name
-        raise LessonError(source, "not a usable file name") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise LessonError(source, f"is {_file_kind(info.st_mode)}, not a lesson file (a "
-                          "regular JSON file is needed)")
-    if info.st_size > MAX_LESSON_BYTES:
-        raise LessonError(source, f"too large: {info.st_size:,} bytes (a lesson file may "
-                          f"have at most {MAX_LESSON_BYTES:,})")
-    raw = _read_bounded(p, source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LessonError(source, "not a text file (expected UTF-8 JSON)") from None
+        text = read_small_text(p, MAX_LESSON_BYTES)
+    except FileProblem as exc:
+        raise LessonError(source, exc.message(
+            missing="lesson file not found",
+            not_regular="is {what}, not a lesson file (a regular JSON file is needed)",
+            too_large=f"too large: {{size:,}} bytes (a lesson file may have at most "
+                      f"{MAX_LESSON_BYTES:,})",
+            too_long=f"too large: more than {MAX_LESSON_BYTES:,} bytes (the limit for a lesson "
+                     "file)",
+            not_text="not a text file (expected UTF-8 JSON)")) from None
     return parse_lesson_text(text, source)
-
-
-def _read_bounded(p: Path, source: str) -> bytes:
-    """At most MAX_LESSON_BYTES + 1 bytes; O_NONBLOCK, so a path swapped for a FIFO after
-    the stat cannot block the open."""
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise LessonError(source, f"cannot read the file: {exc.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise LessonError(source, "is not a regular file any more")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_LESSON_BYTES:
-            chunk = os.read(fd, MAX_LESSON_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise LessonError(source, f"cannot read the file: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if size > MAX_LESSON_BYTES:
-        raise LessonError(source, f"too large: more than {MAX_LESSON_BYTES:,} bytes (the "
-                          "limit for a lesson file)")
-    return b"".join(chunks)
 
 
 def shipped_lessons() -> tuple[str, ...]:

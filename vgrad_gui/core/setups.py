@@ -32,9 +32,7 @@ import binascii
 import difflib
 import functools
 import json
-import os
 import re
-import stat
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,9 +46,9 @@ from vgrad_gui.core.spec import (
     MAX_NESTING,
     Config,
     ConfigError,
+    FileProblem,
     NumberText,
     _DuplicateKey,
-    _file_kind,
     _nesting,
     _parse_float,
     _parse_int,
@@ -58,6 +56,7 @@ from vgrad_gui.core.spec import (
     _show,
     _unique_keys,
     one_line,
+    read_small_text,
 )
 from vgrad_gui.core.workspace import MAX_LABEL_CHARS, MAX_RUNS
 
@@ -472,55 +471,18 @@ def load_setup(path: str | Path) -> Setup:
     p = Path(path)
     source = str(p)
     try:
-        info = os.stat(p)
-    except FileNotFoundError:
-        raise SetupError("setup file not found", source) from None
-    except OSError as exc:
-        raise SetupError(f"cannot read the file: {exc.strerror}", source) from None
-    except ValueError:  # a NUL character in the name
-        raise SetupError("not a usable file name", source) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise SetupError(f"is {_file_kind(info.st_mode)}; allowed: a regular JSON file",
-                         source)
-    if info.st_size > MAX_FILE_BYTES:
-        raise SetupError(f"too large: {info.st_size:,} bytes; allowed: at most "
-                         f"{MAX_FILE_BYTES:,}", source)
-    raw = _read_bounded(p, source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SetupError("not a text file; allowed: UTF-8 JSON", source) from None
+        text = read_small_text(p, MAX_FILE_BYTES)
+    except FileProblem as exc:
+        raise SetupError(exc.message(
+            missing="setup file not found",
+            not_regular="is {what}; allowed: a regular JSON file",
+            too_large=f"too large: {{size:,}} bytes; allowed: at most {MAX_FILE_BYTES:,}",
+            too_long=f"too large: more than {MAX_FILE_BYTES:,} bytes; allowed: at most "
+                     f"{MAX_FILE_BYTES:,}",
+            not_text="not a text file; allowed: UTF-8 JSON"), source) from None
     if _VERSION.match(text.strip()):
         return from_string(text, source)
     return from_data(parse_json(text, source), source)
-
-
-def _read_bounded(p: Path, source: str) -> bytes:
-    """At most MAX_FILE_BYTES + 1 bytes. O_NONBLOCK: a path swapped for a FIFO after the stat
-    must not block the open."""
-    try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise SetupError(f"cannot read the file: {exc.strerror}", source) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SetupError("is not a regular file any more", source)
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise SetupError(f"cannot read the file: {exc.strerror}", source) from None
-    finally:
-        os.close(fd)
-    if size > MAX_FILE_BYTES:
-        raise SetupError(f"too large: more than {MAX_FILE_BYTES:,} bytes; allowed: at most "
-                         f"{MAX_FILE_BYTES:,}", source)
-    return b"".join(chunks)
 
 
 # -- a line for a tooltip ------------------------------------------------------------------------

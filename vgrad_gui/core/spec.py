@@ -458,52 +458,87 @@ def load_config(path: str | Path) -> Config:
     p = Path(path)
     source = str(p)
     try:
-        info = os.stat(p)
-    except FileNotFoundError:
-        raise ConfigError("", None, "config file not found", source) from None
-    except OSError as exc:
-        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
-    except ValueError:  # a NUL character in the name
-        raise ConfigError("", None, "not a usable file name", source) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError("", None, f"is {_file_kind(info.st_mode)}, not a config file (a "
-                          "regular JSON file is needed)", source)
-    if info.st_size > MAX_CONFIG_BYTES:
-        raise ConfigError("", None, f"too large: {info.st_size:,} bytes (a config file may "
-                          f"have at most {MAX_CONFIG_BYTES:,})", source)
-    raw = _read_bounded(p, source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError("", None, "not a text file (expected UTF-8 JSON)", source) from None
+        text = read_small_text(p, MAX_CONFIG_BYTES)
+    except FileProblem as exc:
+        raise ConfigError("", None, exc.message(
+            missing="config file not found",
+            not_regular="is {what}, not a config file (a regular JSON file is needed)",
+            too_large=f"too large: {{size:,}} bytes (a config file may have at most "
+                      f"{MAX_CONFIG_BYTES:,})",
+            too_long=f"too large: more than {MAX_CONFIG_BYTES:,} bytes (the limit for a config "
+                     "file)",
+            not_text="not a text file (expected UTF-8 JSON)"), source) from None
     return parse_config_text(text, source)
 
 
-def _read_bounded(p: Path, source: str) -> bytes:
-    """At most MAX_CONFIG_BYTES + 1 bytes. O_NONBLOCK: if the path was swapped for a FIFO
-    after the stat, opening it must not wait for a writer."""
+# How every reader words the problems that do not name it.
+FILE_PROBLEMS = {"unreadable": "cannot read the file: {reason}",
+                 "name": "not a usable file name", "swapped": "is not a regular file any more"}
+
+
+class FileProblem(ValueError):
+    """Why ``read_small_text`` could not read a file. ``kind``: missing, unreadable (``reason``
+    the OS's), name, not_regular (``what`` it is instead), swapped (no longer a regular file
+    when opened), too_large (``size`` from stat), too_long (the read ran past the limit),
+    not_text. Each reader words the kinds that name it (``message``)."""
+
+    def __init__(self, kind: str, reason: str = "", what: str = "", size: int = 0) -> None:
+        super().__init__(kind)
+        self.kind, self.reason, self.what, self.size = kind, reason, what, size
+
+    def message(self, **templates: str) -> str:
+        """The reader's template for this kind (or the common one), filled with reason, what
+        and size."""
+        template = templates.get(self.kind) or FILE_PROBLEMS[self.kind]
+        return template.format(reason=self.reason, what=self.what, size=self.size)
+
+
+def read_small_text(p: Path, limit: int) -> str:
+    """A small UTF-8 text file (config, lesson, setup), read without ever blocking or reading
+    without end: only a regular file (a FIFO would block, /dev/zero never ends, a directory
+    cannot be read), at most ``limit`` bytes; FileProblem says why not."""
+    try:
+        info = os.stat(p)
+    except FileNotFoundError:
+        raise FileProblem("missing") from None
+    except OSError as exc:
+        raise FileProblem("unreadable", str(exc.strerror)) from None
+    except ValueError:  # a NUL character in the name
+        raise FileProblem("name") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise FileProblem("not_regular", what=_file_kind(info.st_mode))
+    if info.st_size > limit:
+        raise FileProblem("too_large", size=info.st_size)
+    try:
+        return _read_bounded(p, limit).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileProblem("not_text") from None
+
+
+def _read_bounded(p: Path, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes. O_NONBLOCK: if the path was swapped for a FIFO after the
+    stat, opening it must not wait for a writer."""
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
+        raise FileProblem("unreadable", str(exc.strerror)) from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError("", None, "is not a regular file any more", source)
+            raise FileProblem("swapped")
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_CONFIG_BYTES:
-            chunk = os.read(fd, MAX_CONFIG_BYTES + 1 - size)
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise ConfigError("", None, f"cannot read the file: {exc.strerror}", source) from None
+        raise FileProblem("unreadable", str(exc.strerror)) from None
     finally:
         os.close(fd)
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError("", None, f"too large: more than {MAX_CONFIG_BYTES:,} bytes (the "
-                          "limit for a config file)", source)
+    if size > limit:
+        raise FileProblem("too_long")
     return b"".join(chunks)
 
 
