@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import string
 import sys
 import tempfile
@@ -159,16 +158,6 @@ def translate(value: QColor | str) -> QColor | None:
     return out
 
 
-def translate_text(text: str) -> str:
-    """``text`` (a widget's style sheet) with every #rrggbb palette colour in the current
-    theme's."""
-    def swap(m: re.Match[str]) -> str:
-        c = translate(m.group(0))
-        return c.name() if c is not None else m.group(0)
-
-    return re.sub(r"#[0-9a-fA-F]{6}\b", swap, text)
-
-
 # -- text size ------------------------------------------------------------------------------
 def font_scale() -> float:
     return _font_scale
@@ -224,19 +213,11 @@ def set_theme(app: QApplication, name: str) -> None:
     if name not in PALETTES:
         raise ValueError(f"unknown theme {name!r}; allowed: {', '.join(THEMES)}")
     _load(name)
+    # Setting the app's style sheet repolishes and repaints every widget. Widgets that set
+    # their own sheets or paint from the colour names follow ``notifier.changed``. Never
+    # walk QApplication.allWidgets() here: wrapping that list segfaulted PySide6 6.11 in CI
+    # (widgets of closed windows still listed); a signal reaches only live receivers.
     _restyle_app(app)
-    for widget in app.allWidgets():
-        sheet = widget.styleSheet()
-        if sheet:
-            swapped = translate_text(sheet)
-            if swapped != sheet:
-                widget.setStyleSheet(swapped)
-        widget.update()
-        # Views that pick colours when they take a run (compare mode's run colours) take
-        # their runs again, at their next turn, as when a run is replaced.
-        if (hasattr(widget, "wanted_runs") and hasattr(widget, "new_runs")
-                and getattr(widget, "rebuild_on_theme", True)):
-            widget.new_runs(widget.wanted_runs())
     _restyle_plots(1.0)
     notifier.changed.emit()
 

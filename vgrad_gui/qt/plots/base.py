@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from shiboken6 import isValid
 
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Change, Workspace
@@ -56,6 +57,8 @@ class View(QWidget):
         self._seen: tuple[int, ...] | None = None  # the data version drawn last
         workspace.connect(self._workspace_changed)
         clock.frame.connect(self._on_frame)
+        self._theme_seen = theme.current()
+        theme.notifier.changed.connect(self._theme_changed)
         self.setMinimumSize(160, 120)
         self._pending = self.wanted_runs()
 
@@ -81,12 +84,27 @@ class View(QWidget):
         workspace.disconnect(self._workspace_changed)
         with contextlib.suppress(RuntimeError, TypeError, SystemError):
             clock.frame.disconnect(self._on_frame)
+        with contextlib.suppress(RuntimeError, TypeError, SystemError):
+            theme.notifier.changed.disconnect(self._theme_changed)
 
     def follow_position(self, position: int) -> None:
         """Show the run at ``position`` from now on (a dock follows the run being edited)."""
         if position != self.position:
             self.position = position
             self._take_runs()
+
+    rebuild_on_theme = True  # views that restyle themselves in place set it False
+
+    def _theme_changed(self) -> None:
+        # Views that pick colours when they take a run (compare mode's run colours) take
+        # their runs again, at their next turn, as when a run is replaced. Text-size
+        # changes come through the same signal and need no rebuild.
+        if not isValid(self) or theme.current() == self._theme_seen:
+            return
+        self._theme_seen = theme.current()
+        self.update()
+        if self.rebuild_on_theme:
+            self.new_runs(self.wanted_runs())
 
     def wanted_runs(self) -> tuple[Run, ...]:
         runs = self.workspace.runs
