@@ -185,21 +185,35 @@ def time_to_line(cmd: Sequence[str], marker: str, env: dict[str, str] | None = N
     """Seconds from launching ``cmd`` to the monotonic time it prints on a line starting with
     ``marker`` (``marker <monotonic> ...``, or read by ``parse``), on stdout or stderr; then
     the process is ended."""
+    (took, line), = times_to_lines(cmd, [marker], env, timeout, parse)
+    return took, line
+
+
+def times_to_lines(cmd: Sequence[str], markers: Sequence[str],
+                   env: dict[str, str] | None = None, timeout: float = 600,
+                   parse: Callable[[str], float] | None = None) -> list[tuple[float, str]]:
+    """``time_to_line`` for several markers, in the order given: the process is ended once
+    it has printed all of them."""
     started = time.monotonic()
     proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env or fresh_env(), cwd=ROOT)
     assert proc.stdout is not None
     seen: list[str] = []
+    found: dict[str, tuple[float, str]] = {}
     try:
         deadline = started + timeout
         for line in proc.stdout:
             seen.append(line)
-            if line.startswith(marker):
-                at = parse(line) if parse else float(line.split()[1])
-                return at - started, line.strip()
+            for marker in markers:
+                if marker not in found and line.startswith(marker):
+                    at = parse(line) if parse else float(line.split()[1])
+                    found[marker] = (at - started, line.strip())
+            if len(found) == len(markers):
+                return [found[m] for m in markers]
             if time.monotonic() > deadline:
                 break
-        raise RuntimeError(f"no '{marker}' line from {' '.join(cmd[:4])}...:\n"
+        missing = [m for m in markers if m not in found]
+        raise RuntimeError(f"no '{missing[0]}' line from {' '.join(cmd[:4])}...:\n"
                            + "".join(seen[-30:]))
     finally:
         if proc.poll() is None:

@@ -80,6 +80,15 @@ def run_app(config: Config | None = None, preset: str | None = None, autostart: 
             print(f"vgrad-gui: first frame painted {window.first_paint_at - launched:.3f} s "
                   f"after the app started (monotonic {window.first_paint_at:.4f})",
                   file=sys.stderr, flush=True)
+            QTimer.singleShot(0, report_views)
+
+        def report_views() -> None:
+            if not window.views.is_built:
+                QTimer.singleShot(5, report_views)
+                return
+            now = time.monotonic()
+            print(f"vgrad-gui: every view built {now - launched:.3f} s after the app started "
+                  f"(monotonic {now:.4f})", file=sys.stderr, flush=True)
         QTimer.singleShot(0, report)
 
         def report_training() -> None:

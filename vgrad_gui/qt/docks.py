@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable, Iterator, Mapping
+
+from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
+
+from vgrad_gui.qt.plots.base import View
 
 
 class Docks:
@@ -11,6 +15,9 @@ class Docks:
         self.window = window
         self.docks: dict[str, QDockWidget] = {}
         self.layout_pending = False
+        # The user's layout as restored at start-up (None: the default layout). Applied again
+        # once the views fill the docks: empty docks had other minimum sizes.
+        self.restored: QByteArray | None = None
 
     def add(self, key: str, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self.window)
@@ -77,3 +84,49 @@ class Docks:
                         Qt.Orientation.Horizontal)
         win.resizeDocks([d["bars"]], [int(h * (0.22 if small else 0.3))],
                         Qt.Orientation.Vertical)
+        if not small and not win.tabifiedDockWidgets(d["loss"]):
+            # The bottom row, side by side: the flow bars, then three smaller views.
+            row = [d[k] for k in ("bars", "signal", "loss", "boundary")]
+            win.resizeDocks(row, [int(w * f) for f in (0.4, 0.2, 0.2, 0.2)],
+                            Qt.Orientation.Horizontal)
+
+    def views_placed(self) -> None:
+        """The views are in their docks: size the docks again for them."""
+        if self.restored is not None:
+            self.window.restoreState(self.restored)
+        elif not self.layout_pending:
+            self.layout_pending = True
+            self.fit()
+
+
+class DockViews(Mapping[str, View]):
+    """The views in the docks, built on first use. The window shows its first frame (the
+    builder, the diagram) without them and builds them right after: seven pyqtgraph views
+    are ~0.5 s, a third of the launch. Any read (``views["heatmap"]``, iteration) builds
+    them at once, so callers never see a missing view."""
+
+    def __init__(self, classes: dict[str, type[View]], make: Callable[[type[View]], View],
+                 built: Callable[[dict[str, View]], None]) -> None:
+        self.classes = classes
+        self._make = make
+        self._built = built
+        self._views: dict[str, View] | None = None
+
+    @property
+    def is_built(self) -> bool:
+        return self._views is not None
+
+    def build(self) -> dict[str, View]:
+        if self._views is None:
+            self._views = {key: self._make(cls) for key, cls in self.classes.items()}
+            self._built(self._views)
+        return self._views
+
+    def __getitem__(self, key: str) -> View:
+        return self.build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.build())
+
+    def __len__(self) -> int:
+        return len(self.classes)

@@ -9,7 +9,7 @@ dialog writes broken SVG with this Qt (see DEVELOPERS.md) and knows nothing of c
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,7 +97,12 @@ class Exporter(QObject):
         super().__init__(window)
         self.window = window
         self.done.connect(self._done)
-        for key, view in window.views.items():
+        if window.views.is_built:
+            self.add_context_menus(window.views)
+
+    def add_context_menus(self, views: Mapping[str, object]) -> None:
+        """"Export…" in each dock view's context menu (called once the views exist)."""
+        for key, view in views.items():
             if key in export.VIEWS:
                 self._route_context_menu(key, view)
 

@@ -31,7 +31,7 @@ from vgrad_gui.qt import presenter as lesson_presenter
 from vgrad_gui.qt.builder_panel import BuilderPanel
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.controls import SPEEDS, Controls
-from vgrad_gui.qt.docks import Docks
+from vgrad_gui.qt.docks import Docks, DockViews
 from vgrad_gui.qt.export_actions import Exporter
 from vgrad_gui.qt.notices import Notices
 from vgrad_gui.qt.plots.banner import DiagnosisBanner
@@ -99,13 +99,14 @@ class MainWindow(QMainWindow):
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.run_bar)
         col.addWidget(self.builder, 1)
-        self.views: dict[str, View] = {k: cls(self.workspace, self.clock)
-                                       for k, cls in VIEWS.items()}
+        # Built right after the first paint (or at the first read): see DockViews.
+        self.views = DockViews(VIEWS, lambda cls: cls(self.workspace, self.clock, self.lane),
+                               self._views_built)
         self.dock_layout = Docks(self)
         self.docks = self.dock_layout.docks
         self.dock_layout.add("builder", "Network builder", side)
-        for key, view in self.views.items():
-            self.dock_layout.add(key, view.title, view)
+        for key, cls in VIEWS.items():
+            self.dock_layout.add(key, cls.title, QWidget())
         self.controls = Controls(self, self._slots(), [d.toggleViewAction()
                                                        for d in self.docks.values()])
         self.speed = self.controls.speed
@@ -169,9 +170,20 @@ class MainWindow(QMainWindow):
         self.run_bar.addRequested.connect(lambda: self.add_run())
         self.run_bar.removeRequested.connect(self.remove_run)
         self.controls.speed.valueChanged.connect(self._speed_changed)
-        boundary = self.views["boundary"]
+
+    def _views_built(self, views: dict[str, View]) -> None:
+        for key, view in views.items():
+            placeholder = self.docks[key].widget()
+            self.docks[key].setWidget(view)
+            if placeholder is not None:
+                placeholder.deleteLater()
+        self.dock_layout.views_placed()
+        boundary = views["boundary"]
         assert isinstance(boundary, BoundaryView)
-        boundary.wanted.connect(s.set_boundary)
+        boundary.wanted.connect(self.session.set_boundary)
+        exporter = getattr(self, "exporter", None)  # None: read while the window was built
+        if exporter is not None:
+            exporter.add_context_menus(views)
 
     # -- what tests and other modules read -------------------------------------------------
     @property
@@ -349,6 +361,7 @@ class MainWindow(QMainWindow):
                 and self.first_paint_at is None:
             self.first_paint_at = time.monotonic()
             QTimer.singleShot(0, self.start_worker)
+            QTimer.singleShot(0, self.views.build)
         return super().eventFilter(obj, event)
 
     def closeEvent(self, event: QCloseEvent) -> None:

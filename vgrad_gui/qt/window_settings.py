@@ -27,6 +27,7 @@ def restore(window: MainWindow, config: Config | None, preset: str | None) -> No
     state = settings.value("windowState")
     if isinstance(state, QByteArray) and window.restoreState(state):
         window.dock_layout.layout_pending = False  # the user's own layout wins
+        window.dock_layout.restored = state
     for key, apply in (("font_scale", lambda v: window.scale_text(float(v), absolute=True)),
                        ("speed", lambda v: window.speed.setValue(int(v)))):
         value = settings.value(key)
