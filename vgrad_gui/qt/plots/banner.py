@@ -33,6 +33,7 @@ def severity_colour(severity: str) -> str:
 
 class DiagnosisBanner(View):
     title = "Diagnosis"
+    yields = False  # what a comparison is read from (View.yields)
     every, phase = 20, 7  # 3 Hz: words need time to be read
     rebuild_on_theme = False  # restyles itself; a rebuild would drop the message shown
 

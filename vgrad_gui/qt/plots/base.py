@@ -37,6 +37,10 @@ class View(QWidget):
     title = "View"
     every = 2  # 30 Hz
     phase = 0
+    # Takes its turns half as often when three or four runs are compared: one core cannot
+    # draw every view of four runs at full rate, and the run panels (banner, diagram) and
+    # the heatmaps are what a comparison is read from.
+    yields = True
     multi = False
     # Draws values at the cursor's step (the diagram, the bars); else it draws the whole
     # history and only marks the cursor (``on_cursor``), which moving it must not redraw.
@@ -147,7 +151,8 @@ class View(QWidget):
         """The cursor moved and nothing else changed (views with ``reads_cursor`` False)."""
 
     def _on_frame(self, index: int) -> None:
-        if index % self.every != self.phase % self.every:
+        every = self.every * 2 if self.yields and len(self.workspace) >= 3 else self.every
+        if index % every != self.phase % every:
             return
         if self._pending is not None:
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.

@@ -62,6 +62,7 @@ class LayerAxis(pg.AxisItem):
 
 class HeatmapView(PlotView):
     title = "Layer × step heatmap"
+    yields = False  # what a comparison is read from (View.yields)
     reads_cursor = False  # the whole history, with a cursor line
     every = 1  # every frame: it costs ~2 ms and is the first place a new step shows
 

@@ -92,8 +92,7 @@ class LossView(PlotView):
                 loss = self.loss_plot.plot(pen=pg.mkPen(colour, width=2),
                                            name=f"{letter} train", antialias=False)
                 acc = self.acc_plot.plot(pen=pg.mkPen(colour, width=2), antialias=False,
-                                         symbol="o", symbolSize=5, symbolBrush=colour,
-                                         symbolPen=None)
+                                         symbolSize=5, symbolBrush=colour, symbolPen=None)
                 self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
                 h = run.history
                 self.overlay_bins.append((
@@ -169,7 +168,10 @@ class LossView(PlotView):
             y = _finite(loss.mean[:, 0])
             loss_item.setData(loss.x, y, connect="finite")
             ok = np.isfinite(acc.mean[:, 0])
-            acc_item.setData(acc.x[ok], acc.mean[ok, 0])
+            # Dots for a short run's few evaluations; hundreds of symbols per run cost more
+            # than the rest of the view.
+            acc_item.setData(acc.x[ok], acc.mean[ok, 0],
+                             symbol="o" if ok.sum() <= 60 else None)
             values.append(y[np.isfinite(y)])
             if len(loss.x):
                 last = max(last, float(loss.x[-1]))

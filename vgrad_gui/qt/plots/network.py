@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QToolTip
 
 from vgrad_gui.core import readings
@@ -26,10 +26,13 @@ MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
 
 class NetworkDiagramView(View):
     title = "Network: gradient reaching each layer"
+    yields = False  # what a comparison is read from (View.yields)
     every, phase = 4, 1  # 15 Hz: brightness changes slowly, and looks smooth at 15
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
+        self._shapes_key: tuple | None = None
+        self._shapes: tuple[list[QPolygonF], list[list[QRectF]]] = ([], [])
         self.setMouseTracking(True)
         self.setMinimumSize(320, 200)
         self.layer_names: list[str] = []
@@ -123,6 +126,21 @@ class NetworkDiagramView(View):
             ys.append([mid + (j - (k - 1) / 2) * spacing for j in range(k)])
         return xs, ys, radius
 
+    def _dense_shapes(self, xs: list[float], ys: list[list[float]],
+                      r: float) -> tuple[list[QPolygonF], list[list[QRectF]]]:
+        """Each layer's band and each column's squares, kept while the geometry holds: made
+        anew at every paint they were a third of a small diagram's paint."""
+        key = (self.width(), self.height(), tuple(self.widths))
+        if self._shapes_key != key:
+            bands = [QPolygonF([QPointF(xs[i], ys[i][0]), QPointF(xs[i + 1], ys[i + 1][0]),
+                                QPointF(xs[i + 1], ys[i + 1][-1]), QPointF(xs[i], ys[i][-1])])
+                     for i in range(len(xs) - 1)]
+            squares = [[QRectF(x - r, y - r, 2 * r, 2 * r) for y in ys[c]]
+                       for c, x in enumerate(xs)]
+            self._shapes = (bands, squares)
+            self._shapes_key = key
+        return self._shapes
+
     def layer_colour(self, i: int, alpha_floor: float = 0.12) -> QColor:
         """Layer i's colour as drawn: its class's colour (no gradient, NaN) or its
         brightness."""
@@ -169,6 +187,7 @@ class NetworkDiagramView(View):
             # Antialiased bands and squares by the hundred cost tens of milliseconds a
             # paint; at these sizes nobody sees the difference.
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        bands, squares = self._dense_shapes(xs, ys, r) if dense else ([], [])
         # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
         for i in range(n_layers):
             colour = self.layer_colour(i, 0.06)
@@ -178,9 +197,7 @@ class NetworkDiagramView(View):
                 # ~45 ms to composite, opaque ones a few.
                 p.setPen(Qt.PenStyle.NoPen)
                 p.setBrush(_over(colour, colour.alphaF() * 0.8, background))
-                poly = [QPointF(xs[i], a[0]), QPointF(xs[i + 1], b[0]),
-                        QPointF(xs[i + 1], b[-1]), QPointF(xs[i], a[-1])]
-                p.drawPolygon(poly)
+                p.drawPolygon(bands[i])
             else:
                 p.setPen(QPen(colour, 1.2))
                 p.drawLines([QLineF(xs[i], ya, xs[i + 1], yb) for ya in a for yb in b])
@@ -201,7 +218,7 @@ class NetworkDiagramView(View):
             fill = QColor(theme.TEXT_DIM) if c == 0 else self.layer_colour(c - 1)
             p.setBrush(fill)
             if dense:
-                p.drawRects([QRectF(x - r, y - r, 2 * r, 2 * r) for y in ys[c]])
+                p.drawRects(squares[c])
             else:
                 for y in ys[c]:
                     p.drawEllipse(QPointF(x, y), r, r)
