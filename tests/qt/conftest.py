@@ -24,8 +24,10 @@ def qapp_cls():
     return QApplication
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def app(qapp):
+    """The app as the program makes it (theme, settings, the garbage collector between
+    events), for every GUI test whether it asks for it or not."""
     return make_app()
 
 

@@ -16,7 +16,7 @@ from vgrad_gui.core.lessons import Lesson
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.setups import Setup
 from vgrad_gui.core.spec import Config
-from vgrad_gui.qt import theme
+from vgrad_gui.qt import collector, theme
 from vgrad_gui.qt.main_window import MainWindow
 
 ORGANISATION = "vgrad_gui"
@@ -32,6 +32,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("vgrad_gui")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    collector.install(app)
     theme.apply(app)
     return app
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsView, QWidge
 from vgrad_gui.core import export, readings
 from vgrad_gui.core.export import ExportError
 from vgrad_gui.core.run import Run
-from vgrad_gui.qt import guard, theme
+from vgrad_gui.qt import collector, guard, theme
 
 FORMATS = ("png", "svg")
 MAX_SCALE = 8.0  # 6400 x 4000 pixels at the default size: a poster, not a memory error
@@ -103,6 +103,7 @@ def ensure_app() -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication([])
+        collector.install(app)
     assert isinstance(app, QApplication)
     return app
 
