@@ -557,15 +557,9 @@ class _Worker:
         for run in self.runs.values():
             if now - run.last_flush >= FLUSH_SECONDS:
                 self._flush(run)
+            self._maybe_boundary(run, force=False)
         if self.lockstep.done:
             self.running = False
-            return
-        # Commands first: a Pause that came during the step takes effect now, not after a
-        # decision boundary (a forward pass over the grid: tens of milliseconds on a big net).
-        self._drain_commands()
-        if self.running and not self.quit:
-            for run in self.runs.values():
-                self._maybe_boundary(run, force=False)
 
     def _turn_size(self, active: list[int]) -> int:
         times = [self.runs[i].trainer.step_seconds for i in active]
