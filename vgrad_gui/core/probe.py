@@ -226,8 +226,8 @@ class GradientProbe:
         if h:
             self._activation_stats(captured.activations, out)
         ratio = out[3 * h : 3 * h + n]
-        torch.linalg.vector_norm(self.weights - before, dim=1, dtype=torch.float64, out=ratio)
-        ratio.div_(torch.linalg.vector_norm(self.weights, dim=1, dtype=torch.float64))
+        _norms64(self.weights - before, ratio)
+        ratio.div_(_norms64(self.weights))
         self._signal_stats(captured, out[3 * h + n : 3 * h + 2 * n], out[3 * h + 2 * n :])
         return out
 
@@ -347,17 +347,28 @@ class _NormBlock:
 _NONE = np.empty(0, dtype=np.int64)
 
 
+# Row by row below: on the CPU, float64 reductions along dim 1 of a [200, 65536] float32
+# tensor took ~4x as long as the same reductions row by row (87 vs 23 ms for the norms; the
+# rows stay in cache), with the same numbers.
 def _std64(rows: torch.Tensor) -> torch.Tensor:
     """Population standard deviation of each row, in float64, two passes: a one-pass
     E[x^2] - E[x]^2 cancels to 0 where the spread is tiny beside the mean."""
-    x = rows.double()
-    centred = x - x.mean(1, keepdim=True)
-    return centred.square_().mean(1).sqrt_()
+    out = torch.empty(rows.shape[0], dtype=torch.float64, device=rows.device)
+    for i, row in enumerate(rows.unbind(0)):
+        x = row.double()
+        torch.sqrt((x - x.mean()).square_().mean(), out=out[i])
+    return out
+
+
+def _norms64(rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The 2-norm of each row, in float64 (float32 squares of 1e-20 underflow)."""
+    norms = torch._foreach_norm(list(rows.unbind(0)), 2, dtype=torch.float64)
+    return torch.stack(norms) if out is None else torch.stack(norms, out=out)
 
 
 def _rms64(rows: torch.Tensor, out: torch.Tensor) -> None:
-    """Root-mean-square of each row, in float64 (float32 squares of 1e-20 underflow)."""
-    torch.linalg.vector_norm(rows, dim=1, dtype=torch.float64, out=out)
+    """Root-mean-square of each row, in float64."""
+    _norms64(rows, out)
     out.div_(math.sqrt(rows.shape[1]))
 
 
