@@ -1,11 +1,14 @@
 """With three or four runs compared, the supporting views take their turns half as often, so
-one core can keep the run panels and the heatmaps at full rate (bench_compare_gui.py)."""
+one core can keep the run panels and the heatmaps at full rate; and in any frame already full
+they wait a few frames (bench_compare_gui.py)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.core.test_workspace import run
 from vgrad_gui.core.workspace import Workspace
-from vgrad_gui.qt.clock import FrameClock
+from vgrad_gui.qt.clock import FRAME_BUDGET_S, MAX_DEFERRALS, FrameClock
 from vgrad_gui.qt.plots.grad_lines import GradientLinesView
 from vgrad_gui.qt.plots.heatmap import HeatmapView
 
@@ -38,3 +41,42 @@ def test_supporting_views_yield_their_turns_to_the_heatmaps_with_three_runs(qtbo
     workspace.add(run(3, steps=20))
     assert _turns(lines) == alone[0] // 2  # a supporting view: half as often
     assert _turns(heatmap) == alone[1]  # what a comparison is read from: as before
+
+
+def _refreshes(view, clock: FrameClock, monkeypatch, frames: int = 36) -> list[int]:
+    """The clock's frames on which ``view`` refreshed, with new data on each frame."""
+    refreshed: list[int] = []
+    monkeypatch.setattr(view, "refresh", lambda: refreshed.append(clock.ticks))
+    for _ in range(frames):
+        view.mark_dirty()
+        clock._tick()
+    return refreshed
+
+
+def test_a_yielding_view_waits_for_a_frame_with_budget_left_but_never_long(qtbot, monkeypatch):
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    clock = FrameClock()
+    lines = GradientLinesView(workspace, clock)
+    qtbot.addWidget(lines)
+    lines.resize(400, 300)
+    lines.show()
+    lines._on_frame(lines.phase)  # takes the run
+    assert set(np.diff(_refreshes(lines, clock, monkeypatch))) == {lines.every}
+    monkeypatch.setattr(clock, "over_budget", lambda: True)  # every frame is full
+    waited = np.diff(_refreshes(lines, clock, monkeypatch))
+    assert len(waited) and waited.min() > lines.every  # it gave its turns up...
+    assert waited.max() <= lines.every + MAX_DEFERRALS  # ...for a few frames at most
+
+
+def test_the_budget_counts_the_frame_so_far_and_the_paints_it_will_cause(qtbot, monkeypatch):
+    clock = FrameClock()
+    seen: list[bool] = []
+    clock.frame.connect(lambda _: clock.charge(FRAME_BUDGET_S / 2))  # a view's paint to come
+    clock.frame.connect(lambda _: seen.append(clock.over_budget()))
+    clock.frame.connect(lambda _: clock.charge(FRAME_BUDGET_S))
+    clock.late.connect(lambda _: seen.append(clock.over_budget()))
+    clock._tick()
+    clock._tick()  # each frame starts with its whole budget
+    assert seen == [False, True, False, True]
+    assert not clock.over_budget()  # outside a frame a view always takes its turn

@@ -16,8 +16,16 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 FRAME_MS = 16
 
 
+# A frame's work (the views' refreshes, and the paints they will cause, as last measured)
+# beyond which the views that yield wait for a later frame: the event loop must not stall.
+FRAME_BUDGET_S = 0.014
+MAX_DEFERRALS = 3  # a view waits at most this many frames in a row
+
+
 class FrameClock(QObject):
     frame = Signal(int)  # the frame's index
+    # Then the views that yield (plots/base.View.yields), with what budget the frame has left.
+    late = Signal(int)
 
     def __init__(self, parent: QObject | None = None, frame_ms: int = FRAME_MS) -> None:
         super().__init__(parent)
@@ -31,6 +39,9 @@ class FrameClock(QObject):
         self._unpainted_since: float | None = None
         self.latencies: deque[float] = deque(maxlen=2000)
         self.tick_costs: deque[float] = deque(maxlen=2000)  # seconds: drain + views' refresh
+        self._tick_started = 0.0
+        self._charged = 0.0  # paints this frame's refreshes will cause (estimated)
+        self._in_tick = False
 
     def start(self) -> None:
         self._timer.start()
@@ -43,10 +54,28 @@ class FrameClock(QObject):
         return self._timer.isActive()
 
     def _tick(self) -> None:
-        started = time.perf_counter()
+        started = self._tick_started = time.perf_counter()
+        self._charged = 0.0
         self.ticks += 1
-        self.frame.emit(self.ticks)
+        self._in_tick = True
+        try:
+            self.frame.emit(self.ticks)
+            self.late.emit(self.ticks)
+        finally:
+            self._in_tick = False
         self.tick_costs.append(time.perf_counter() - started)
+
+    def charge(self, seconds: float) -> None:
+        """A view refreshed and will paint: count its paint (as last measured) in this frame."""
+        self._charged += seconds
+
+    def over_budget(self) -> bool:
+        """Whether this frame's work so far, paints to come included, is past the budget
+        (never outside a frame: a view driven by hand always takes its turn)."""
+        if not self._in_tick:
+            return False
+        spent = time.perf_counter() - self._tick_started + self._charged
+        return spent > FRAME_BUDGET_S
 
     def data_arrived(self, trained_at: float) -> None:
         """Rows trained at ``trained_at`` (time.monotonic) are in a run: the next paint of a

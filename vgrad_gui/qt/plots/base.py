@@ -5,6 +5,7 @@ latency measurement."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -16,7 +17,7 @@ from shiboken6 import isValid
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Change, Workspace
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.clock import FrameClock
+from vgrad_gui.qt.clock import MAX_DEFERRALS, FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event, report_once
 
 
@@ -59,8 +60,10 @@ class View(QWidget):
         self.runs: tuple[Run, ...] = ()
         self._pending: tuple[Run, ...] | None = None
         self._seen: tuple[int, ...] | None = None  # the data version drawn last
+        self._deferrals = 0  # frames this view has waited for budget, in a row
+        self._paint_s = 0.0  # its last paint's duration (a frame's budget counts it)
         workspace.connect(self._workspace_changed)
-        clock.frame.connect(self._on_frame)
+        (clock.late if self.yields else clock.frame).connect(self._on_frame)
         self._theme_seen = theme.current()
         theme.notifier.changed.connect(self._theme_changed)
         self.setMinimumSize(160, 120)
@@ -87,7 +90,7 @@ class View(QWidget):
     def _release(self, workspace: Workspace, clock: FrameClock) -> None:
         workspace.disconnect(self._workspace_changed)
         with contextlib.suppress(RuntimeError, TypeError, SystemError):
-            clock.frame.disconnect(self._on_frame)
+            (clock.late if self.yields else clock.frame).disconnect(self._on_frame)
         with contextlib.suppress(RuntimeError, TypeError, SystemError):
             theme.notifier.changed.disconnect(self._theme_changed)
 
@@ -152,7 +155,7 @@ class View(QWidget):
 
     def _on_frame(self, index: int) -> None:
         every = self.every * 2 if self.yields and len(self.workspace) >= 3 else self.every
-        if index % every != self.phase % every:
+        if index % every != self.phase % every and not self._deferrals:
             return
         if self._pending is not None:
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
@@ -170,9 +173,18 @@ class View(QWidget):
                 self._cursor_seen = cursor
                 self._contained("refresh", self.on_cursor)
             return
+        if self.yields and self.clock.over_budget() and self._deferrals < MAX_DEFERRALS:
+            self._deferrals += 1  # the frame is full: try again on the next one
+            return
+        self._deferrals = 0
         self._seen = version
         self._cursor_seen = cursor
         self._contained("refresh", self.refresh)
+        self.clock.charge(self._paint_s)
+
+    def note_paint(self, seconds: float) -> None:
+        """How long this view's paint took (the frames' budget counts it)."""
+        self._paint_s = seconds
 
     def _contained(self, what: str, call: Callable[[], object]) -> None:
         """A view that cannot follow a run (a bug, or a run file the checks let through)
@@ -229,7 +241,7 @@ class PlotView(View):
         self.note.setWordWrap(True)
         self.note.hide()
         self._note_before_failure: str | None = None
-        self.graphics = TimedGraphicsLayoutWidget(clock)
+        self.graphics = TimedGraphicsLayoutWidget(clock, self.note_paint)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.note)
 
@@ -264,14 +276,20 @@ class GuardedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
 
 
 class TimedGraphicsLayoutWidget(GuardedGraphicsLayoutWidget):
-    """Tells the clock when it has painted (for the step-to-pixel latency figure)."""
+    """Tells the clock when it has painted (for the step-to-pixel latency figure), and its
+    view how long the paint took (for the frames' budget)."""
 
-    def __init__(self, clock: FrameClock) -> None:
+    def __init__(self, clock: FrameClock,
+                 on_paint: Callable[[float], None] | None = None) -> None:
         super().__init__()
         self._clock = clock
+        self._on_paint = on_paint
 
     def paintEvent(self, ev: QPaintEvent) -> None:
+        started = time.perf_counter()
         super().paintEvent(ev)
+        if self._on_paint is not None:
+            self._on_paint(time.perf_counter() - started)
         self._clock.painted()
 
 

@@ -6,6 +6,7 @@ layers with no gradient at all (exactly 0) are grey-blue. The numbers are ``read
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
@@ -164,6 +165,7 @@ class NetworkDiagramView(View):
 
     @guarded_paint_event
     def paintEvent(self, event: QPaintEvent) -> None:
+        started = time.perf_counter()
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(theme.BACKGROUND))
         if not self.widths:
@@ -262,6 +264,7 @@ class NetworkDiagramView(View):
                    p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
                                               self.width() - 20))
         p.end()
+        self.note_paint(time.perf_counter() - started)
         self.clock.painted()
 
     def mouseMoveEvent(self, event) -> None:
