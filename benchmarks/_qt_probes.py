@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
@@ -173,6 +174,21 @@ class PaintedFrames(QObject):
             self.shown_at.append(now)
             self._drawn = None
         return True
+
+
+def show_every_view(window: Any) -> None:
+    """Every dock of ``window`` (a MainWindow) on screen: side by side, the health dock
+    floating (it is tabbed behind the flow bars by default)."""
+    window.default_layout(small=False)
+    health = window.docks["health"]
+    health.setFloating(True)
+    health.resize(900, 300)
+    health.show()
+
+
+def ms(values: list[float], q: float, digits: int = 1) -> str:
+    """The ``q``-th percentile of ``values`` (seconds) in milliseconds, or n/a."""
+    return f"{np.percentile(values, q) * 1000:.{digits}f}" if values else "n/a"
 
 
 def spin(app: QApplication, seconds: float, until: Any = None) -> None:

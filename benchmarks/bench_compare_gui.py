@@ -58,7 +58,7 @@ os.environ.update({k: v for k, v in fresh_env().items()
                    if k in ("QT_QPA_PLATFORM", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
 
 import numpy as np
-from _qt_probes import Heartbeat, PaintedFrames, spin
+from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -80,12 +80,6 @@ README_FPS, README_STALL = 22.0, 0.090
 LETTERS = "ABCD"
 
 
-def show_every_view(window: MainWindow) -> None:
-    window.default_layout(small=False)
-    health = window.docks["health"]
-    health.setFloating(True)
-    health.resize(900, 300)
-    health.show()
 
 
 def open_window(app: QApplication, config: Config) -> MainWindow:
@@ -203,8 +197,6 @@ class Feeder:
             self.tools.rows_arrived(run.run_id, oldest)
 
 
-def ms(values: list[float], q: float) -> str:
-    return f"{np.percentile(values, q) * 1000:.1f}" if values else "n/a"
 
 
 def show_synthetic(app: QApplication, window: MainWindow,

@@ -41,7 +41,7 @@ os.environ["XDG_DATA_HOME"] = os.path.join(_tmp, "data")
 
 import numpy as np  # noqa: E402
 from _common import SyntheticRun, cpu_seconds  # noqa: E402
-from _qt_probes import Heartbeat, PaintedFrames, spin  # noqa: E402
+from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin  # noqa: E402
 from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -115,12 +115,6 @@ def headless_rate(config: Config, seconds: float, mode: str) -> tuple[float, flo
     return float(wall), float(cpu)
 
 
-def show_every_view(window: MainWindow) -> None:
-    window.default_layout(small=False)
-    health = window.docks["health"]
-    health.setFloating(True)
-    health.resize(900, 300)
-    health.show()
 
 
 def live_phase(app: QApplication, window: MainWindow, frames: PaintedFrames,
@@ -272,8 +266,6 @@ class Streaming:
         return appends, list(self.clock.tick_costs), self.beat.worst_stall()
 
 
-def ms(values: list[float], q: float) -> str:
-    return f"{np.percentile(values, q) * 1000:.1f}" if values else "n/a"
 
 
 def met(ok: bool) -> str:

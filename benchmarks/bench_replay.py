@@ -49,7 +49,7 @@ os.environ["XDG_CONFIG_HOME"] = str(TMP / "config")
 os.environ["XDG_DATA_HOME"] = str(TMP / "data")
 
 import numpy as np
-from _qt_probes import Heartbeat, PaintedFrames, spin
+from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -196,12 +196,6 @@ def describe_file(path: Path, made: float | None) -> None:
 
 
 # -- the window --------------------------------------------------------------------------
-def show_every_view(window: MainWindow) -> None:
-    window.default_layout(small=False)
-    health = window.docks["health"]
-    health.setFloating(True)
-    health.resize(900, 300)
-    health.show()
 
 
 def open_window(app: QApplication) -> MainWindow:
@@ -412,8 +406,6 @@ def measure_scrub(app: QApplication, window: MainWindow, seconds: float,
     return out
 
 
-def ms(values: list[float], q: float) -> str:
-    return f"{np.percentile(values, q) * 1000:.0f}" if values else "n/a"
 
 
 def report_scrub(label: str, r: dict[str, Any], n_runs: int) -> None:
@@ -436,12 +428,12 @@ def report_scrub(label: str, r: dict[str, Any], n_runs: int) -> None:
     heat_lat = [x for k, v in r["lat"].items() if k.startswith("heatmap") for x in v]
     diag_lat = [x for k, v in r["lat"].items() if k.startswith("diagram") for x in v]
     stall = r["stall"]
-    print(f"   move-to-pixel: heatmaps p50 {ms(heat_lat, 50)} ms, p95 {ms(heat_lat, 95)} ms; "
-          f"diagrams p50 {ms(diag_lat, 50)} ms, p95 {ms(diag_lat, 95)} ms; longest stall "
+    print(f"   move-to-pixel: heatmaps p50 {ms(heat_lat, 50, 0)} ms, p95 {ms(heat_lat, 95, 0)} ms; "
+          f"diagrams p50 {ms(diag_lat, 50, 0)} ms, p95 {ms(diag_lat, 95, 0)} ms; longest stall "
           f"{stall * 1000:.0f} ms (target <= {TARGET_STALL * 1000:.0f}: "
           f"{verdict(stall <= TARGET_STALL)}); the clock ticked {r['ticks']:.0f}/s (60 "
-          f"asked), frame work (views' refresh, paints not included) p50 {ms(r['cost'], 50)} "
-          f"ms, p95 {ms(r['cost'], 95)} ms")
+          f"asked), frame work (views' refresh, paints not included) p50 {ms(r['cost'], 50, 0)} "
+          f"ms, p95 {ms(r['cost'], 95, 0)} ms")
     took, cpu = r["took"], r["cpu"]
     costs: dict[str, tuple[int, float, int, float]] = r["costs"]
     ranked = sorted(costs.items(), key=lambda kv: -(kv[1][1] + kv[1][3]))
