@@ -21,6 +21,7 @@ def test_the_dock_views_are_built_right_after_the_first_paint(qtbot, tmp_path):
     window = _window(qtbot, tmp_path)
     assert not window.views.is_built
     assert not any(isinstance(window.docks[key].widget(), View) for key in VIEWS)
+    assert all(window.docks[key].widget().text() == "Loading this view…" for key in VIEWS)
     assert [window.docks[key].windowTitle() for key in VIEWS] == [c.title for c in VIEWS.values()]
     window.resize(1280, 720)
     window.show()

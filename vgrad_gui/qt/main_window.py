@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
+    QLabel,
     QMainWindow,
     QMessageBox,
     QVBoxLayout,
@@ -54,6 +55,14 @@ from vgrad_gui.qt.timeline import Timeline
 VIEWS = {"heatmap": HeatmapView, "lines": GradientLinesView, "bars": FlowBarsView,
          "loss": LossView, "boundary": BoundaryView, "health": HealthView,
          "signal": SignalDepthView}
+
+
+def _placeholder() -> QLabel:
+    """What a dock shows for the moment between the first paint and its view being built."""
+    label = QLabel("Loading this view…")
+    label.setObjectName("viewNote")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
 
 
 class MainWindow(QMainWindow):
@@ -106,7 +115,7 @@ class MainWindow(QMainWindow):
         self.docks = self.dock_layout.docks
         self.dock_layout.add("builder", "Network builder", side)
         for key, cls in VIEWS.items():
-            self.dock_layout.add(key, cls.title, QWidget())
+            self.dock_layout.add(key, cls.title, _placeholder())
         self.controls = Controls(self, self._slots(), [d.toggleViewAction()
                                                        for d in self.docks.values()])
         self.speed = self.controls.speed
