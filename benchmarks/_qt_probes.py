@@ -191,6 +191,19 @@ def ms(values: list[float], q: float, digits: int = 1) -> str:
     return f"{np.percentile(values, q) * 1000:.{digits}f}" if values else "n/a"
 
 
+def view_costs(costs: dict[str, tuple[int, float, int, float]], took: float,
+               words: bool = True) -> str:
+    """Each view's GUI-thread CPU, costliest first, in ms per second of ``took``: ``costs``
+    holds (paints, paint CPU s, refreshes, refresh CPU s) by view; with ``words``, "paints x"
+    and "refreshes x" name the two counts."""
+    ranked = sorted(costs.items(), key=lambda kv: -(kv[1][1] + kv[1][3]))
+    paints, refreshes, unit = ("paints x ", "refreshes x ", " ms") if words else ("x ", "x ", "")
+    return "; ".join(
+        f"{k} {(pc + rc) / took * 1000:.0f} ({c / took:.0f} {paints}"
+        f"{pc / max(c, 1) * 1000:.1f}{unit}, {rn / took:.0f} {refreshes}"
+        f"{rc / max(rn, 1) * 1000:.1f}{unit})" for k, (c, pc, rn, rc) in ranked)
+
+
 def spin(app: QApplication, seconds: float, until: Any = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not (until and until()):

@@ -58,7 +58,7 @@ os.environ.update({k: v for k, v in fresh_env().items()
                    if k in ("QT_QPA_PLATFORM", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
 
 import numpy as np
-from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin
+from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin, view_costs
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -308,11 +308,7 @@ def report_synthetic(r: dict[str, Any], profiled: bool) -> float:
           f"core): {per_tick * 1000:.0f} ms of CPU per frame of the clock, so at most "
           f"{min(60.0, 1 / per_tick):.0f} frames/s on a core of its own (30 needs <= 33 ms); "
           "per view, the GUI thread's CPU (paint + refresh), ms per second:")
-    ranked = sorted(costs.items(), key=lambda kv: -(kv[1][1] + kv[1][3]))
-    print("     " + "; ".join(
-        f"{k} {(pc + rc) / took * 1000:.0f} ({c / took:.0f} paints x "
-        f"{pc / max(c, 1) * 1000:.1f} ms, {rn / took:.0f} refreshes x "
-        f"{rc / max(rn, 1) * 1000:.1f} ms)" for k, (c, pc, rn, rc) in ranked))
+    print("     " + view_costs(costs, took))
     if n == 1:
         dock = heat["heatmap dock"]
         print(f"   against the README (one run, before compare mode, same views): heatmap "

@@ -49,7 +49,7 @@ os.environ["XDG_CONFIG_HOME"] = str(TMP / "config")
 os.environ["XDG_DATA_HOME"] = str(TMP / "data")
 
 import numpy as np
-from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin
+from _qt_probes import Heartbeat, PaintedFrames, ms, show_every_view, spin, view_costs
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -436,16 +436,12 @@ def report_scrub(label: str, r: dict[str, Any], n_runs: int) -> None:
           f"ms, p95 {ms(r['cost'], 95, 0)} ms")
     took, cpu = r["took"], r["cpu"]
     costs: dict[str, tuple[int, float, int, float]] = r["costs"]
-    ranked = sorted(costs.items(), key=lambda kv: -(kv[1][1] + kv[1][3]))
     per_tick = r["gui"] / max(1.0, r["ticks"] * took)
     print(f"   the process used {cpu / took:.0%} of a core, its GUI thread {per_tick * 1000:.0f} "
           f"ms of CPU per frame of the clock: at most {min(60.0, 1 / per_tick):.0f} frames/s "
           f"on a core of its own (30 needs <= 33 ms). GUI-thread CPU per view, ms per second "
           f"(paints x ms, refreshes x ms):")
-    print("     " + "; ".join(
-        f"{k} {(pc + rc) / took * 1000:.0f} ({c / took:.0f} x {pc / max(c, 1) * 1000:.1f}, "
-        f"{rn / took:.0f} x {rc / max(rn, 1) * 1000:.1f})" for k, (c, pc, rn, rc) in ranked),
-          flush=True)
+    print("     " + view_costs(costs, took, words=False), flush=True)
 
 
 def where(key: tuple[str, int, str]) -> str:
