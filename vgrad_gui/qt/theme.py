@@ -214,9 +214,10 @@ def set_theme(app: QApplication, name: str) -> None:
         raise ValueError(f"unknown theme {name!r}; allowed: {', '.join(THEMES)}")
     _load(name)
     # Setting the app's style sheet repolishes and repaints every widget. Widgets that set
-    # their own sheets or paint from the colour names follow ``notifier.changed``. Never
-    # walk QApplication.allWidgets() here: wrapping that list segfaulted PySide6 6.11 in CI
-    # (widgets of closed windows still listed); a signal reaches only live receivers.
+    # their own sheets or paint from the colour names follow ``notifier.changed``, which
+    # reaches only live receivers. Walking QApplication.allWidgets() here is where CI
+    # segfaulted: a garbage collection freed a Qt object while PySide wrapped the list
+    # (qt/collector.py now keeps collections between events).
     _restyle_app(app)
     _restyle_plots(1.0)
     notifier.changed.emit()

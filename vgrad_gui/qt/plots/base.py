@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from shiboken6 import isValid
@@ -38,10 +38,12 @@ class View(QWidget):
     title = "View"
     every = 2  # 30 Hz
     phase = 0
-    # Takes its turns half as often when three or four runs are compared: one core cannot
-    # draw every view of four runs at full rate, and the run panels (banner, diagram) and
-    # the heatmaps are what a comparison is read from.
+    # A supporting view: it takes its turn after the run panels (banner, diagram) and the
+    # heatmaps, which a comparison is read from; half as often with three or four runs (one
+    # core cannot draw every view of four runs at full rate); and it waits a few frames while
+    # the frame is past its budget (clock.FRAME_BUDGET_S).
     yields = True
+    rebuild_on_theme = True  # views that restyle themselves in place set it False
     multi = False
     # Draws values at the cursor's step (the diagram, the bars); else it draws the whole
     # history and only marks the cursor (``on_cursor``), which moving it must not redraw.
@@ -63,7 +65,7 @@ class View(QWidget):
         self._deferrals = 0  # frames this view has waited for budget, in a row
         self._paint_s = 0.0  # its last paint's duration (a frame's budget counts it)
         workspace.connect(self._workspace_changed)
-        (clock.late if self.yields else clock.frame).connect(self._on_frame)
+        self._turn_signal(clock).connect(self._on_frame)
         self._theme_seen = theme.current()
         theme.notifier.changed.connect(self._theme_changed)
         self.setMinimumSize(160, 120)
@@ -90,7 +92,7 @@ class View(QWidget):
     def _release(self, workspace: Workspace, clock: FrameClock) -> None:
         workspace.disconnect(self._workspace_changed)
         with contextlib.suppress(RuntimeError, TypeError, SystemError):
-            (clock.late if self.yields else clock.frame).disconnect(self._on_frame)
+            self._turn_signal(clock).disconnect(self._on_frame)
         with contextlib.suppress(RuntimeError, TypeError, SystemError):
             theme.notifier.changed.disconnect(self._theme_changed)
 
@@ -100,7 +102,8 @@ class View(QWidget):
             self.position = position
             self._take_runs()
 
-    rebuild_on_theme = True  # views that restyle themselves in place set it False
+    def _turn_signal(self, clock: FrameClock) -> SignalInstance:
+        return clock.late if self.yields else clock.frame
 
     def _theme_changed(self) -> None:
         # Views that pick colours when they take a run (compare mode's run colours) take
@@ -182,9 +185,11 @@ class View(QWidget):
         self._contained("refresh", self.refresh)
         self.clock.charge(self._paint_s)
 
-    def note_paint(self, seconds: float) -> None:
-        """How long this view's paint took (the frames' budget counts it)."""
+    def painted(self, seconds: float) -> None:
+        """This view painted, in ``seconds``: the frames' budget counts it, and the clock
+        closes its step-to-pixel sample."""
         self._paint_s = seconds
+        self.clock.painted()
 
     def _contained(self, what: str, call: Callable[[], object]) -> None:
         """A view that cannot follow a run (a bug, or a run file the checks let through)
@@ -241,7 +246,7 @@ class PlotView(View):
         self.note.setWordWrap(True)
         self.note.hide()
         self._note_before_failure: str | None = None
-        self.graphics = TimedGraphicsLayoutWidget(clock, self.note_paint)
+        self.graphics = TimedGraphicsLayoutWidget(self.painted)
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.note)
 
@@ -276,21 +281,16 @@ class GuardedGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
 
 
 class TimedGraphicsLayoutWidget(GuardedGraphicsLayoutWidget):
-    """Tells the clock when it has painted (for the step-to-pixel latency figure), and its
-    view how long the paint took (for the frames' budget)."""
+    """Tells its view when it has painted and how long that took (View.painted)."""
 
-    def __init__(self, clock: FrameClock,
-                 on_paint: Callable[[float], None] | None = None) -> None:
+    def __init__(self, on_paint: Callable[[float], None]) -> None:
         super().__init__()
-        self._clock = clock
         self._on_paint = on_paint
 
     def paintEvent(self, ev: QPaintEvent) -> None:
         started = time.perf_counter()
         super().paintEvent(ev)
-        if self._on_paint is not None:
-            self._on_paint(time.perf_counter() - started)
-        self._clock.painted()
+        self._on_paint(time.perf_counter() - started)
 
 
 def style_plot(plot: pg.PlotItem) -> None:

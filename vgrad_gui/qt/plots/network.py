@@ -264,8 +264,7 @@ class NetworkDiagramView(View):
                    p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
                                               self.width() - 20))
         p.end()
-        self.note_paint(time.perf_counter() - started)
-        self.clock.painted()
+        self.painted(time.perf_counter() - started)
 
     def mouseMoveEvent(self, event) -> None:
         if not self.widths or not len(self.norms):
