@@ -100,7 +100,11 @@ class GradientProbe:
         self.probe_width = 3 * self.n_hidden + 3 * n
         self._probe_rows: list[torch.Tensor] = []
         self._probe_steps: list[int] = []
+        # The weights before this step's update, on statistics steps (for the update ratio).
+        # The buffer is kept between them: allocating 800 MB anew (at 200 x 1024) costs 5x
+        # the copy, in page faults. The memory budget counts it already.
         self._before: torch.Tensor | None = None
+        self._kept: torch.Tensor | None = None
 
     def _adopt_all(self, linears: list[LinearParams], w_cols: int) -> None:
         """Move every parameter into the flat buffer (weights, biases, then the rest: norm
@@ -173,7 +177,9 @@ class GradientProbe:
         self._w.measure(slot, step)
         self._b.measure(slot, step)
         if self.model.capture is not None:
-            self._before = self.weights.clone()
+            if self._kept is None:
+                self._kept = torch.empty_like(self.weights)
+            self._before = self._kept.copy_(self.weights)
 
     def after_update(self, step: int) -> None:
         """After the optimizer step: the heavier statistics, on the steps that take them."""
@@ -226,48 +232,52 @@ class GradientProbe:
         if h:
             self._activation_stats(captured.activations, out)
         ratio = out[3 * h : 3 * h + n]
-        _norms64(self.weights - before, ratio)
-        ratio.div_(_norms64(self.weights))
-        self._signal_stats(captured, out[3 * h + n : 3 * h + 2 * n], out[3 * h + 2 * n :])
+        # before - after in place: the same norm as after - before, and no new buffer.
+        _norms(before.sub_(self.weights), ratio, self.on_cpu)
+        ratio.div_(_norms(self.weights, None, self.on_cpu))
+        self._signal_stats(captured, out[3 * h + n : 3 * h + 2 * n], out[3 * h + 2 * n :],
+                           out[h : 2 * h])
         return out
 
-    def _signal_stats(self, captured: Capture, signal: torch.Tensor,
-                      backprop: torch.Tensor) -> None:
-        """signal_std and backprop_grad of every layer's block output (see the docstring)."""
+    def _signal_stats(self, captured: Capture, signal: torch.Tensor, backprop: torch.Tensor,
+                      act_std: torch.Tensor) -> None:
+        """signal_std and backprop_grad of every layer's block output (see the docstring).
+        ``act_std``: the activations' std, already taken; without shortcuts the hidden block
+        outputs are those very tensors."""
         outputs = captured.outputs
         h = len(outputs) - 1
         if h > 0:
-            hidden = torch.stack([o.detach() for o in outputs[:h]]).reshape(h, -1)
-            signal[:h].copy_(_std64(hidden))
-        signal[h:].copy_(_std64(outputs[h].detach().reshape(1, -1)))
+            if all(o is a for o, a in zip(outputs[:h], captured.activations, strict=True)):
+                signal[:h].copy_(act_std)
+            else:
+                _std64([o.detach() for o in outputs[:h]], signal[:h])
+        _std64([outputs[h].detach()], signal[h:])
         grads = [o.grad for o in outputs]
         if any(g is None for g in grads):  # no backward pass reached them
             backprop.fill_(math.nan)
             return
         if h > 0:
-            stacked = torch.stack(grads[:h]).reshape(h, -1)  # type: ignore[arg-type]
-            _rms64(stacked, backprop[:h])
-        _rms64(grads[h].reshape(1, -1), backprop[h:])  # type: ignore[union-attr]
+            _rms64(grads[:h], backprop[:h])  # type: ignore[arg-type]
+        _rms64(grads[h:], backprop[h:])  # type: ignore[arg-type]
 
     def _activation_stats(self, captured: list[torch.Tensor], out: torch.Tensor) -> None:
         # Written with arithmetic rather than boolean masks: on the CPU, comparisons that
         # produce bool tensors and reductions over them cost ~10x more than float ops.
+        # Layer by layer, never stacked: at 200 x 1024 a stack copies 100 MB.
         h = self.n_hidden
-        acts = torch.stack(captured).detach()  # [hidden, batch, units]
-        flat = acts.reshape(h, -1)
-        out[:h].copy_(flat.mean(1))
-        out[h : 2 * h].copy_(_std64(flat))
+        acts = [a.detach() for a in captured]  # [batch, units] each
+        _std64(acts, out[h : 2 * h], mean=out[:h])
         inactive = out[2 * h : 3 * h]
         if self.activation in ("sigmoid", "tanh"):
             # Distance beyond the saturation threshold, mapped to 1 if positive, else 0.
             centre, limit = ((0.5, 0.5 - SIGMOID_SATURATION) if self.activation == "sigmoid"
                              else (0.0, TANH_SATURATION))
-            beyond = (flat - centre).abs_().sub_(limit).clamp_(min=0).mul_(1e30).clamp_(max=1)
-            inactive.copy_(beyond.mean(1))
+            inactive.copy_(torch.stack([
+                (a - centre).abs_().sub_(limit).clamp_(min=0).mul_(1e30).clamp_(max=1).mean()
+                for a in acts]))
         elif self.activation == "relu":
             # A unit is dead when it outputs zero for every example in the batch.
-            peak = acts.amax(dim=1)  # [hidden, units]
-            inactive.copy_((peak <= 0).double().mean(1))
+            inactive.copy_(torch.stack([(a.amax(dim=0) <= 0).double().mean() for a in acts]))
         else:
             inactive.fill_(math.nan)
 
@@ -347,29 +357,58 @@ class _NormBlock:
 _NONE = np.empty(0, dtype=np.int64)
 
 
-# Row by row below: on the CPU, float64 reductions along dim 1 of a [200, 65536] float32
-# tensor took ~4x as long as the same reductions row by row (87 vs 23 ms for the norms; the
-# rows stay in cache), with the same numbers.
-def _std64(rows: torch.Tensor) -> torch.Tensor:
+# "Rows" below: the rows of a 2-D tensor, or a list of tensors, each reduced whole. Row by row:
+# on the CPU, float64 reductions along dim 1 of a [200, 65536] float32 tensor took ~4x as long
+# as the same reductions row by row (87 vs 23 ms for the norms; the rows stay in cache), with
+# the same numbers.
+Rows = torch.Tensor | list[torch.Tensor]
+
+
+def _std64(rows: Rows, out: torch.Tensor | None = None,
+           mean: torch.Tensor | None = None) -> torch.Tensor:
     """Population standard deviation of each row, in float64, two passes: a one-pass
-    E[x^2] - E[x]^2 cancels to 0 where the spread is tiny beside the mean."""
-    out = torch.empty(rows.shape[0], dtype=torch.float64, device=rows.device)
-    for i, row in enumerate(rows.unbind(0)):
+    E[x^2] - E[x]^2 cancels to 0 where the spread is tiny beside the mean. ``mean``, if
+    given, receives each row's mean."""
+    if out is None:
+        out = torch.empty(len(rows), dtype=torch.float64, device=rows[0].device)
+    for i, row in enumerate(rows):
         x = row.double()
-        torch.sqrt((x - x.mean()).square_().mean(), out=out[i])
+        m = x.mean()
+        torch.sqrt((x - m).square_().mean(), out=out[i])
+        if mean is not None:
+            mean[i] = m
     return out
 
 
-def _norms64(rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+def _norms64(rows: Rows, out: torch.Tensor | None = None) -> torch.Tensor:
     """The 2-norm of each row, in float64 (float32 squares of 1e-20 underflow)."""
-    norms = torch._foreach_norm(list(rows.unbind(0)), 2, dtype=torch.float64)
+    norms = torch._foreach_norm(list(rows), 2, dtype=torch.float64)
     return torch.stack(norms) if out is None else torch.stack(norms, out=out)
 
 
-def _rms64(rows: torch.Tensor, out: torch.Tensor) -> None:
-    """Root-mean-square of each row, in float64."""
+def _norms(rows: torch.Tensor, out: torch.Tensor | None, on_cpu: bool) -> torch.Tensor:
+    """The 2-norm of each row of a float32 matrix, in float64. On the CPU a float64 norm
+    costs ~7x a float32 one, and a float32 ``vector_norm`` of a million elements is off by
+    ~1e-5; each row's BLAS dot product with itself is off by ~3e-7 and costs less than
+    either. Rows whose norm falls outside the band where float32 squares neither underflow
+    nor overflow (``_NormBlock.RISK_LOW``..``RISK_HIGH``, or not finite) are taken again in
+    float64, as the gradient norms are."""
+    if not on_cpu or rows.dtype != torch.float32:
+        return _norms64(rows, out)
+    norms = np.sqrt(np.array([torch.dot(r, r).item() for r in rows.unbind(0)]))
+    with np.errstate(invalid="ignore"):
+        risky = np.flatnonzero(~((norms >= _NormBlock.RISK_LOW)
+                                 & (norms <= _NormBlock.RISK_HIGH)))
+    if len(risky):
+        norms[risky] = _norms64(rows.index_select(0, torch.from_numpy(risky))).numpy()
+    result = torch.from_numpy(norms)
+    return result if out is None else out.copy_(result)
+
+
+def _rms64(rows: Rows, out: torch.Tensor) -> None:
+    """Root-mean-square of each row, in float64 (rows of one size)."""
     _norms64(rows, out)
-    out.div_(math.sqrt(rows.shape[1]))
+    out.div_(math.sqrt(rows[0].numel()))
 
 
 
