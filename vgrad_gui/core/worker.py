@@ -381,11 +381,14 @@ class _Worker:
         elif isinstance(cmd, Pause):
             if self.running:
                 self.running = False
-                for run in self.runs.values():
-                    if run.state == "running":
-                        self._flush(run)
-                        self._maybe_boundary(run, force=True)  # the boundary it paused at
-                        self._state(run, "paused")
+                paused = [run for run in self.runs.values() if run.state == "running"]
+                for run in paused:
+                    self._flush(run)
+                    self._state(run, "paused")
+                # Then the boundary each paused at: at 200 x 1024 one costs over a second,
+                # which the word "paused" must not wait for.
+                for run in paused:
+                    self._maybe_boundary(run, force=True)
         elif isinstance(cmd, StepOnce):
             self._step_once(max(1, cmd.steps))
         elif isinstance(cmd, SetMaxSteps):
