@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsView, QWidget
 
 
@@ -205,7 +205,22 @@ def view_costs(costs: dict[str, tuple[int, float, int, float]], took: float,
 
 
 def spin(app: QApplication, seconds: float, until: Any = None) -> None:
+    """Run the event loop, as the app's own ``exec()`` does, for ``seconds`` or until
+    ``until()`` is true (checked every 5 ms). A loop of ``processEvents()`` calls would wake
+    the GUI thread every millisecond and take CPU from the worker that a user's window does
+    not take."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not (until and until()):
-        app.processEvents()
-        time.sleep(0.001)
+    if until is not None and until():
+        return
+    loop = QEventLoop()
+
+    def check() -> None:
+        if time.monotonic() >= deadline or (until is not None and until()):
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()

@@ -140,9 +140,11 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     spin(app, 0.5)
     frames.reset()
     started = time.monotonic()
+    cpu_started = time.process_time()
     window.start_training()
     spin(app, 600, lambda: len(timeline.step_times()) >= steps)
     paused_sent = time.monotonic()
+    window_cpu = (time.process_time() - cpu_started) / (paused_sent - started)
     window.session.pause()
     spin(app, 600, lambda: window.session.state == "paused")
     paused = time.monotonic()
@@ -152,6 +154,7 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     spin(app, 0.5)
     return dict(timeline=timeline, built=built, started=started, first_paint=first_paint,
                 pause=paused - paused_sent, beat=beat, paused_sent=paused_sent,
+                window_cpu=window_cpu,
                 paused=paused, state=window.session.state)
 
 
@@ -196,6 +199,8 @@ def report(config: Config, result: dict[str, object], plain: list[float], thread
           f"the worker was ready: {beat.worst_stall(until=ready_at) * 1000:.0f} ms)")
     print(f"   steps/s after the first step: live {live_rate:.3f}, plain nn.Sequential "
           f"{plain_rate:.3f}; ratio {live_rate / plain_rate:.2f} (expected ~1)")
+    print(f"   the window's own CPU while training: "
+          f"{float(result['window_cpu']):.0%} of a core")  # type: ignore[arg-type]
 
 
 def main() -> None:
