@@ -644,9 +644,10 @@ class _Worker:
             classes, conf = run.trainer.predict_grid(*run.grid)
         except Exception:
             return
-        # At most a tenth of the time on boundaries, however large and many the nets.
+        # At most a twentieth of the time on boundaries, however large and many the nets (at
+        # 200 x 1024 one costs over a second: a fresh one every ~30 s).
         took = time.monotonic() - now
-        run.next_boundary = now + max(BOUNDARY_SECONDS, 10 * took * len(self.runs))
+        run.next_boundary = now + max(BOUNDARY_SECONDS, 20 * took * len(self.runs))
         if not np.isfinite(conf).all():
             return  # NaN weights predict nothing: keep the last boundary drawn
         run.boundary_step = step
