@@ -43,7 +43,7 @@ from _common import (
 os.environ.update({k: v for k, v in fresh_env().items()
                    if k in ("QT_QPA_PLATFORM", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
 
-from _qt_probes import Heartbeat, PaintedFrames, spin
+from _qt_probes import Heartbeat, PaintedFrames, spin, view_costs
 from PySide6.QtWidgets import QApplication
 
 from vgrad_gui.core.spec import Config
@@ -139,12 +139,23 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     built = time.monotonic()
     spin(app, 0.5)
     frames.reset()
+    # Every view's GUI-thread CPU while training (the run panel's diagram and banner, and
+    # the docks on screen): what the window takes from the worker's cores.
+    each = {f"{k} dock": PaintedFrames(v) for k, v in window.views.items()
+            if k != "heatmap" and v.is_shown()}
+    panel = window.panels.panels[0]
+    each.update({"heatmap dock": frames, "diagram": PaintedFrames(panel.diagram),
+                 "banner": PaintedFrames(panel.banner)})
+    costs_at = {k: (f.count, f.paint_cpu, f.refreshes, f.refresh_cpu) for k, f in each.items()}
     started = time.monotonic()
     cpu_started = time.process_time()
     window.start_training()
     spin(app, 600, lambda: len(timeline.step_times()) >= steps)
     paused_sent = time.monotonic()
     window_cpu = (time.process_time() - cpu_started) / (paused_sent - started)
+    costs = {k: tuple(x - y for x, y in zip((f.count, f.paint_cpu, f.refreshes, f.refresh_cpu),
+                                            costs_at[k], strict=True))
+             for k, f in each.items()}
     window.session.pause()
     spin(app, 600, lambda: window.session.state == "paused")
     paused = time.monotonic()
@@ -154,7 +165,7 @@ def live(app: QApplication, config: Config, steps: int) -> dict[str, object]:
     spin(app, 0.5)
     return dict(timeline=timeline, built=built, started=started, first_paint=first_paint,
                 pause=paused - paused_sent, beat=beat, paused_sent=paused_sent,
-                window_cpu=window_cpu,
+                window_cpu=window_cpu, costs=costs,
                 paused=paused, state=window.session.state)
 
 
@@ -200,7 +211,9 @@ def report(config: Config, result: dict[str, object], plain: list[float], thread
     print(f"   steps/s after the first step: live {live_rate:.3f}, plain nn.Sequential "
           f"{plain_rate:.3f}; ratio {live_rate / plain_rate:.2f} (expected ~1)")
     print(f"   the window's own CPU while training: "
-          f"{float(result['window_cpu']):.0%} of a core")  # type: ignore[arg-type]
+          f"{float(result['window_cpu']):.0%} of a core; by view, CPU ms per second: "
+          + view_costs(result["costs"], sent - float(result["started"]),  # type: ignore
+                       words=False))
 
 
 def main() -> None:
