@@ -65,6 +65,34 @@ def test_same_config_and_seed_give_identical_records_however_split(cfg):
                                                                              90, 100]
 
 
+@pytest.mark.parametrize("cfg", [
+    Config(depth=5, width=12, activation="tanh", norm="batch", optimizer="adam", lr=0.01,
+           device="cpu"),
+    Config(depth=5, width=12, activation="gelu", norm="layer", residual=True, device="cpu"),
+    Config(depth=3, width=160, activation="relu", init="he_uniform", device="cpu"),  # separate
+], ids=["batch-adam", "layer-residual", "wide"])
+def test_step_one_held_back_gives_the_same_records(cfg):
+    """The live worker sends step 1's row before its statistics and evaluation
+    (defer_first); the numbers are those of a trainer that does not."""
+    plain = Trainer(cfg, stats_every=10)
+    held = Trainer(cfg, stats_every=10)
+    held.defer_first = True
+    first = held.run_block(1)
+    assert held.first_held and len(first.probe_steps) == len(first.eval_steps) == 0
+    with pytest.raises(RuntimeError, match="finish_first"):
+        held.run_block(1)  # step 2 would change the weights the statistics need
+    rest = held.finish_first()
+    assert rest is not None and len(rest.steps) == 0 and not held.first_held
+    assert held.finish_first() is None
+    blocks_a = [plain.run_block(1), plain.run_block(20)]
+    blocks_b = [first, rest, held.run_block(20)]
+    for table in ("steps", "rows", "probe_steps", "probe_rows", "eval_steps", "eval_rows"):
+        x = np.concatenate([getattr(blk, table) for blk in blocks_a])
+        y = np.concatenate([getattr(blk, table) for blk in blocks_b])
+        assert x.tobytes() == y.tobytes(), table
+    assert list(rest.probe_steps) == list(rest.eval_steps) == [1]
+
+
 @pytest.mark.parametrize("init", ["default", *INITIALISERS])
 def test_weights_are_what_nn_linear_and_the_initialiser_give(init):
     """The flat model starts from the weights the per-layer nn.Linear modules had."""

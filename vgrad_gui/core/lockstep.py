@@ -206,6 +206,16 @@ class Lockstep:
         self._set_threads()
         return out
 
+    def finish_first(self, run_id: int) -> RecordBlock | None:
+        """Step 1's held-back statistics and evaluation (``Trainer.defer_first``); a run
+        that raises is marked failed, as in ``step_all``."""
+        slot = self._slot(run_id)
+        try:
+            return slot.trainer.finish_first()
+        except Exception as exc:
+            slot.failure = Failure(f"training failed at step 1: {exc}", traceback.format_exc())
+            return None
+
     @staticmethod
     def _train(tr: Trainer, n: int) -> RecordBlock:
         blocks = []

@@ -107,6 +107,7 @@ class GradientProbe:
         # memory budget counts it already.
         self._before: torch.Tensor | None = None
         self._kept = torch.zeros_like(self.weights)
+        self._held: tuple[int, Capture, torch.Tensor] | None = None
 
     def _adopt_all(self, linears: list[LinearParams], w_cols: int) -> None:
         """Move every parameter into the flat buffer (weights, biases, then the rest: norm
@@ -181,14 +182,29 @@ class GradientProbe:
         if self.model.capture is not None:
             self._before = self._kept.copy_(self.weights)
 
-    def after_update(self, step: int) -> None:
-        """After the optimizer step: the heavier statistics, on the steps that take them."""
+    def after_update(self, step: int, hold: bool = False) -> None:
+        """After the optimizer step: the heavier statistics, on the steps that take them.
+        With ``hold``, they are computed later by ``take_held()``, which must come before the
+        next step changes the weights."""
         captured = self.model.capture
         if captured is not None and self._before is not None:
-            self._probe_rows.append(self._heavy(captured, self._before))
-            self._probe_steps.append(step)
+            if hold:
+                self._held = (step, captured, self._before)
+            else:
+                self._probe_rows.append(self._heavy(captured, self._before))
+                self._probe_steps.append(step)
         self.model.capture = None
         self._before = None
+
+    def take_held(self) -> tuple[np.ndarray, np.ndarray]:
+        """The statistics held back by ``after_update(hold=True)``: probe steps and rows
+        (none if nothing was held), the same numbers ``after_update`` would have given."""
+        held, self._held = self._held, None
+        if held is None:
+            return np.empty(0, np.int64), np.empty((0, self.probe_width))
+        step, captured, before = held
+        row = self._heavy(captured, before).cpu().numpy()
+        return np.array([step], np.int64), row.reshape(1, -1)
 
     def collect(self, k: int, losses: list[torch.Tensor], logits: list[torch.Tensor],
                 targets: list[torch.Tensor], extra: list[torch.Tensor]

@@ -101,6 +101,12 @@ class Trainer:
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
         self.step_count = 0
+        # Set by the live worker: step 1, trained alone, returns its gradient norms, loss and
+        # accuracy at once, and its statistics and held-out evaluation come from
+        # finish_first(), so the first row reaches the screen a step sooner on a big net
+        # (they cost more than a step there). The numbers are the same either way.
+        self.defer_first = False
+        self._first_held = False
         # The first step whose gradients or loss were NaN/Inf, once there is one.
         self.nonfinite_step: int | None = None
         self._stop = threading.Event()
@@ -147,6 +153,8 @@ class Trainer:
         first non-finite step if there is one. Gathering the per-step results once per block
         keeps the probe's cost per step small."""
         k = max(1, min(int(k), MAX_BLOCK))
+        if self._first_held:
+            raise RuntimeError("finish_first() must come before step 2 changes the weights")
         probe, model, opt = self.probe, self.model, self.optimizer
         losses: list[torch.Tensor] = []
         logits: list[torch.Tensor] = []
@@ -154,6 +162,7 @@ class Trainer:
         evals: list[torch.Tensor] = []
         eval_steps: list[int] = []
         first = self.step_count + 1
+        hold = self.defer_first and first == 1 and k == 1
         for slot in range(k):
             step = first + slot
             idx = self._next_batch()
@@ -165,13 +174,15 @@ class Trainer:
             loss.backward()
             probe.measure(slot, step)
             opt.step()
-            probe.after_update(step)
+            probe.after_update(step, hold=hold)
             # Kept as they are (no .detach(): every op between two backward passes costs);
             # the probe reads them under no_grad at the end of the block.
             losses.append(loss)
             logits.append(out)
             targets.append(yb)
-            if step % self.eval_every == 0 or step == 1:
+            if hold:
+                self._first_held = True
+            elif step % self.eval_every == 0 or step == 1:
                 evals.append(self._evaluate_tensor())
                 eval_steps.append(step)
         rows, probe_steps, probe_rows, eval_rows = probe.collect(k, losses, logits, targets,
@@ -191,6 +202,28 @@ class Trainer:
                 self.nonfinite_step = bad
         self.step_count = block.last_step
         return block
+
+    @property
+    def first_held(self) -> bool:
+        """Whether step 1's statistics and evaluation wait for ``finish_first()``."""
+        return self._first_held
+
+    def finish_first(self) -> RecordBlock | None:
+        """Step 1's statistics and held-out evaluation, when ``defer_first`` held them back
+        (a block with no step rows); None otherwise. Call before training on."""
+        if not self._first_held:
+            return None
+        self._first_held = False
+        probe_steps, probe_rows = self.probe.take_held()
+        evaluated = self._evaluate_tensor().cpu().numpy().astype(np.float64)
+        return RecordBlock(
+            steps=np.empty(0, np.int64),
+            rows=np.empty((0, 2 * self.n_layers + 2)),
+            probe_steps=probe_steps,
+            probe_rows=probe_rows,
+            eval_steps=np.array([1], np.int64),
+            eval_rows=evaluated.reshape(1, 2),
+        )
 
     @torch.no_grad()
     def _evaluate_tensor(self) -> torch.Tensor:

@@ -522,7 +522,9 @@ class _Worker:
         self._building("Preparing the data", 0.05)
         data = make_dataset(config.dataset, config.samples, config.noise, config.seed)
         self._building("Building the network", 0.3)
-        return self._trainer_class(config, data=data)
+        trainer = self._trainer_class(config, data=data)
+        trainer.defer_first = True  # step 1's row first, its statistics right after
+        return trainer
 
     def _building(self, stage: str, fraction: float) -> None:
         self.events.put(Building(self._building_id, stage, fraction,
@@ -585,6 +587,13 @@ class _Worker:
                 run.pending_oldest = done
             run.pending.append(block)
             run.rate_window.append((done, int(block.steps[-1])))
+            if run.trainer.first_held:
+                # Step 1's row goes out now; its statistics and evaluation follow.
+                self._flush(run)
+                rest = self.lockstep.finish_first(run_id)
+                if rest is not None:
+                    run.pending_oldest = done
+                    run.pending.append(rest)
         stopped = [i for i in before if self.lockstep.status(i) != self.lsm.RUNNING]
         for run_id in stopped:
             self._report_stop(self.runs[run_id], blocks.get(run_id))
