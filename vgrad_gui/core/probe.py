@@ -44,7 +44,10 @@ root-mean-square of dL/d(that block output), L the batch's mean cross-entropy. O
 steps does the forward pass keep its block outputs and ask autograd for their gradients
 (``retain_grad``); the other steps run no hook and keep nothing. These statistics are taken in
 float64 (two-pass variance), so tiny gradients (1e-27) and a vanished signal beside a large
-mean (saturated sigmoid) are exact.
+mean (saturated sigmoid) are exact; the update ratio's weight norms, on the CPU, as float32 BLAS
+dot products (~3e-7), retaken in float64 outside the band where float32 squares are safe
+(``_norms``). The live worker holds step 1's statistics back until its row is sent
+(``after_update(hold=True)``, ``take_held``).
 """
 
 from __future__ import annotations
