@@ -42,6 +42,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -704,6 +705,13 @@ class WorkerClient:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
+
+    def events_fd(self) -> int | None:
+        """A file descriptor that becomes readable when events wait, for the GUI's event
+        loop to watch (None where a pipe cannot be watched so: Windows)."""
+        if self._events is None or sys.platform == "win32":
+            return None
+        return int(self._events._reader.fileno())
 
     def send(self, command: Any) -> None:
         if self._commands is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, Signal
 
 from vgrad_gui.core import worker as w
 from vgrad_gui.core.diagnose import diagnose
@@ -74,6 +74,8 @@ class TrainingSession(QObject):
         self._ids = itertools.count(1)
         self._closing = False
         self._boundary_on = True
+        self._notifier: QSocketNotifier | None = None
+        self._watch_events()
         clock.frame.connect(self._tick)
 
     # -- reading --------------------------------------------------------------------------
@@ -118,7 +120,30 @@ class TrainingSession(QObject):
     def shutdown(self, timeout: float = 1.0) -> None:
         self._closing = True
         self.clock.frame.disconnect(self._tick)
+        self._unwatch_events()
         self.worker.shutdown(timeout)
+
+    def _watch_events(self) -> None:
+        """Wake the clock the moment the worker sends something: while nothing happens the
+        clock ticks slowly (clock.IDLE_MS), and rows must not wait for its next tick."""
+        self._unwatch_events()
+        fd = self.worker.events_fd()
+        if fd is None:
+            return  # the slow ticks still drain the worker
+        self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._events_waiting)
+
+    def _events_waiting(self) -> None:
+        # Readable until drained (level-triggered): quiet until the next tick has drained it.
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+        self.clock.wake()
+
+    def _unwatch_events(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
 
     # -- lanes ----------------------------------------------------------------------------
     def configure(self, config: Config) -> None:
@@ -283,8 +308,13 @@ class TrainingSession(QObject):
 
     # -- the frame loop ---------------------------------------------------------------------
     def _tick(self, index: int) -> None:
-        for ev in self.worker.poll():
+        events = self.worker.poll()
+        for ev in events:
             self._handle(ev)
+        if events:
+            self.clock.work()
+        if self._notifier is not None and not self._notifier.isEnabled():
+            self._notifier.setEnabled(True)
         if index % DIAGNOSIS_FRAMES == 0:
             self._note_diagnoses()
         if index % ALIVE_CHECK_FRAMES == 0 and not self._closing \
@@ -409,8 +439,10 @@ class TrainingSession(QObject):
         the runs on screen and train nothing until the user asks: a net that kills the
         process as it builds would otherwise kill it again and again."""
         code = self.worker.process.exitcode if self.worker.process is not None else None
+        self._unwatch_events()
         self.worker.shutdown(0.1)
         self.worker = w.WorkerClient()
+        self._watch_events()
         self.worker_info = None
         self.worker.start()
         for lane in self.lanes:

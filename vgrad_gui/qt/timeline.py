@@ -132,6 +132,7 @@ class Timeline(QWidget):
         self._first = 0
         self._scale = 1  # steps per slider notch
         workspace.connect(self._changed)
+        self.clock = clock
         clock.frame.connect(self._frame)
         self.sync()
 
@@ -204,6 +205,7 @@ class Timeline(QWidget):
         if start >= self.last_step():
             start = self.first_step()
         self.playing = True
+        self.clock.wake()  # the replay steps on the clock's frames, at 60 Hz
         self.play.setText("⏸")
         self._play_at = float(start)
         self.step_cursor.set_step(start)
@@ -215,6 +217,7 @@ class Timeline(QWidget):
 
     def _frame(self, index: int) -> None:
         if self.playing:
+            self.clock.work()
             rate = float(self.rate.currentData() or 100)
             self._play_at += rate / 60.0
             last = self.last_step()

@@ -123,6 +123,7 @@ class View(QWidget):
         return (runs[self.position],) if self.position < len(runs) else ()
 
     def _workspace_changed(self, change: Change) -> None:
+        self.clock.wake()
         if change.kind in ("added", "removed", "replaced"):
             self._take_runs()
         elif change.kind != "cursor":  # the cursor is in data_version (or on_cursor's)
@@ -142,6 +143,7 @@ class View(QWidget):
     def mark_dirty(self) -> None:
         """Draw at this view's next turn even if the runs did not change."""
         self._seen = None
+        self.clock.wake()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         # Binned views pick their bins from their width: a finished run's view must redraw
@@ -166,6 +168,7 @@ class View(QWidget):
             self._pending = None
             self._seen = None
             self._contained("on_run", lambda: self.on_runs(runs))
+            self.clock.work()
             return
         if not self.runs or not self.is_shown():
             return
