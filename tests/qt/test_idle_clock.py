@@ -19,6 +19,15 @@ def test_quiet_frames_slow_the_clock_and_work_or_a_wake_restores_it(qtbot):
     assert clock.idle and clock._timer.interval() == IDLE_MS and clock.active
     clock.wake()
     assert not clock.idle and clock._timer.interval() == FRAME_MS
+    for _ in range(QUIET_FRAMES):
+        clock._tick()
+    assert clock.idle
+    # Work found by a slow tick (rows put into a run without the worker's pipe, as a user's
+    # own training loop would) brings full rate back too.
+    clock.frame.connect(clock.work)
+    clock._tick()
+    assert not clock.idle
+    clock.frame.disconnect(clock.work)
     # A frame that drew something (a view's refresh charges its paint) keeps full rate.
     clock.frame.connect(lambda _: clock.charge(0.001))
     for _ in range(3 * QUIET_FRAMES):
