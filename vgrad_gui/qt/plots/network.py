@@ -34,6 +34,10 @@ class NetworkDiagramView(View):
         super().__init__(workspace, clock, position)
         self._shapes_key: tuple | None = None
         self._shapes: tuple[list[QPolygonF], list[list[QRectF]]] = ([], [])
+        self._geometry_key: tuple | None = None
+        self._geometry_kept: tuple[list[float], list[list[float]], float] = ([], [], 0.0)
+        self._palette_key: str | None = None
+        self._palette_kept: tuple[list[QColor], list[QColor], list[QColor]] = ([], [], [])
         self.setMouseTracking(True)
         self.setMinimumSize(320, 200)
         self.layer_names: list[str] = []
@@ -107,7 +111,15 @@ class NetworkDiagramView(View):
 
     # -- drawing -----------------------------------------------------------------------------
     def _geometry(self) -> tuple[list[float], list[list[float]], float]:
-        """x of each column, y of each drawn unit per column, unit radius."""
+        """x of each column, y of each drawn unit per column, unit radius (kept while the
+        size and the layers hold)."""
+        key = (self.width(), self.height(), tuple(self.widths))
+        if self._geometry_key != key:
+            self._geometry_kept = self._layout()
+            self._geometry_key = key
+        return self._geometry_kept
+
+    def _layout(self) -> tuple[list[float], list[list[float]], float]:
         w, h = self.width(), self.height()
         n_cols = len(self.widths)
         left, right, top, bottom = 40.0, 40.0, 46.0, 48.0
@@ -144,7 +156,7 @@ class NetworkDiagramView(View):
 
     def layer_colour(self, i: int, alpha_floor: float = 0.12) -> QColor:
         """Layer i's colour as drawn: its class's colour (no gradient, NaN) or its
-        brightness."""
+        brightness. Not to be changed: the usual ones are shared."""
         levels = self.levels if len(self.levels) == len(self.widths) - 1 else None
         if levels is None:
             return self._colour(0.35, alpha_floor)
@@ -154,7 +166,33 @@ class NetworkDiagramView(View):
             if alpha_floor < 0.1 and special == theme.ZERO:
                 c.setAlphaF(0.55)  # links: a quieter band than the units it joins
             return c
-        return self._colour(levels[i], alpha_floor)
+        level = levels[i]
+        if alpha_floor in (0.12, 0.06) and not math.isnan(level):
+            units, links, _ = self._palette()
+            return (units if alpha_floor == 0.12 else links)[round(level * 255)]
+        return self._colour(level, alpha_floor)
+
+    def _band_colour(self, i: int, background: QColor) -> QColor:
+        """Layer i's links as one dense band, blended with the background."""
+        levels = self.levels if len(self.levels) == len(self.widths) - 1 else None
+        if (levels is not None and i < len(self.classes) and not math.isnan(levels[i])
+                and theme.class_colour(self.classes[i]) is None):
+            return self._palette()[2][round(levels[i] * 255)]
+        colour = self.layer_colour(i, 0.06)
+        return _over(colour, colour.alphaF() * 0.8, background)
+
+    def _palette(self) -> tuple[list[QColor], list[QColor], list[QColor]]:
+        """Per brightness level (0..255, as ``_colour`` quantises it): a unit's colour, a
+        link's, and a dense band's (the link's blended with the background), kept per theme:
+        made per layer at every paint they were half of a 200-layer diagram's paint."""
+        if self._palette_key != theme.current():
+            background = QColor(theme.BACKGROUND)
+            units = [self._colour(k / 255) for k in range(256)]
+            links = [self._colour(k / 255, 0.06) for k in range(256)]
+            bands = [_over(c, c.alphaF() * 0.8, background) for c in links]
+            self._palette_kept = (units, links, bands)
+            self._palette_key = theme.current()
+        return self._palette_kept
 
     def _colour(self, level: float, alpha_floor: float = 0.12) -> QColor:
         if math.isnan(level):
@@ -191,16 +229,17 @@ class NetworkDiagramView(View):
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         bands, squares = self._dense_shapes(xs, ys, r) if dense else ([], [])
         # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
+        if dense:
+            p.setPen(Qt.PenStyle.NoPen)
         for i in range(n_layers):
-            colour = self.layer_colour(i, 0.06)
-            a, b = ys[i], ys[i + 1]
             if dense:
-                # Blended with the background here: 200 translucent full-height bands cost
-                # ~45 ms to composite, opaque ones a few.
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(_over(colour, colour.alphaF() * 0.8, background))
+                # Blended with the background: 200 translucent full-height bands cost ~45 ms
+                # to composite, opaque ones a few.
+                p.setBrush(self._band_colour(i, background))
                 p.drawPolygon(bands[i])
             else:
+                colour = self.layer_colour(i, 0.06)
+                a, b = ys[i], ys[i + 1]
                 p.setPen(QPen(colour, 1.2))
                 p.drawLines([QLineF(xs[i], ya, xs[i + 1], yb) for ya in a for yb in b])
         # Residual shortcuts: arcs over the blocks that have them.
