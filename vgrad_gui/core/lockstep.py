@@ -201,8 +201,7 @@ class Lockstep:
             try:
                 out[run_id] = self._train(tr, n)
             except Exception as exc:  # one broken run must not stop the comparison
-                slot.failure = Failure(f"training failed at step {tr.step_count + 1}: {exc}",
-                                       traceback.format_exc())
+                slot.failure = _failure(tr.step_count + 1, exc)
         self._set_threads()
         return out
 
@@ -213,7 +212,7 @@ class Lockstep:
         try:
             return slot.trainer.finish_first()
         except Exception as exc:
-            slot.failure = Failure(f"training failed at step 1: {exc}", traceback.format_exc())
+            slot.failure = _failure(1, exc)
             return None
 
     @staticmethod
@@ -226,6 +225,11 @@ class Lockstep:
             if block.first_nonfinite(tr.n_layers) is not None:
                 break
         return blocks[0] if len(blocks) == 1 else concat_blocks(blocks)
+
+
+def _failure(step: int, exc: Exception) -> Failure:
+    """What a run that raised while training ``step`` reports (its traceback as details)."""
+    return Failure(f"training failed at step {step}: {exc}", traceback.format_exc())
 
 
 def concat_blocks(blocks: list[RecordBlock]) -> RecordBlock:

@@ -317,6 +317,12 @@ class _NormBlock:
     RISK_LOW = 1e-10
     RISK_HIGH = 1e13
 
+    @classmethod
+    def risky(cls, norms: np.ndarray) -> np.ndarray:
+        """Indices of the float32 norms outside [RISK_LOW, RISK_HIGH] or not finite."""
+        with np.errstate(invalid="ignore"):
+            return np.flatnonzero(~((norms >= cls.RISK_LOW) & (norms <= cls.RISK_HIGH)))
+
     def __init__(self, source: torch.Tensor | list[torch.Tensor], exact: bool) -> None:
         self.rows = source if isinstance(source, torch.Tensor) else None
         self.params = source if isinstance(source, list) else []
@@ -346,8 +352,7 @@ class _NormBlock:
         if norms.min() >= self.RISK_LOW and norms.max() <= self.RISK_HIGH:
             self._block_risk.append(_NONE)
             return
-        with np.errstate(invalid="ignore"):
-            risk = np.flatnonzero(~((norms >= self.RISK_LOW) & (norms <= self.RISK_HIGH)))
+        risk = self.risky(norms)
         self._block_risk.append(risk)
         out = self._risk_slots[slot][: len(risk)]
         if self.rows is not None:
@@ -355,8 +360,7 @@ class _NormBlock:
             torch.linalg.vector_norm(picked, dim=1, dtype=torch.float64, out=out)
         else:
             chosen = [self.params[i].grad for i in risk]
-            torch.stack(torch._foreach_norm(chosen, dtype=torch.float64),  # type: ignore
-                        out=out)
+            torch.stack(torch._foreach_norm(chosen, dtype=torch.float64), out=out)
 
     def block(self, k: int) -> torch.Tensor:
         return self._block[:k]
@@ -415,9 +419,7 @@ def _norms(rows: torch.Tensor, out: torch.Tensor | None, on_cpu: bool) -> torch.
     if not on_cpu or rows.dtype != torch.float32:
         return _norms64(rows, out)
     norms = np.sqrt(np.array([torch.dot(r, r).item() for r in rows.unbind(0)]))
-    with np.errstate(invalid="ignore"):
-        risky = np.flatnonzero(~((norms >= _NormBlock.RISK_LOW)
-                                 & (norms <= _NormBlock.RISK_HIGH)))
+    risky = _NormBlock.risky(norms)
     if len(risky):
         norms[risky] = _norms64(rows.index_select(0, torch.from_numpy(risky))).numpy()
     result = torch.from_numpy(norms)

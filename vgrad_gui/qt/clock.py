@@ -89,11 +89,9 @@ class FrameClock(QObject):
         finally:
             self._in_tick = False
         if self._worked:
-            self._quiet = 0
-            if self.idle and self._timer.isActive():
-                # Work found by a slow tick (rows put into a run by other means than the
-                # worker's pipe): full rate from the next frame.
-                self._timer.setInterval(self._frame_ms)
+            # Also when a slow tick found work (rows put into a run by other means than the
+            # worker's pipe): full rate from the next frame.
+            self.wake()
         else:
             self._quiet += 1
             if self._quiet == QUIET_FRAMES and self._timer.isActive():

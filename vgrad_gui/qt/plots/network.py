@@ -23,6 +23,7 @@ from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.plots.base import View
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
+UNIT_FLOOR, LINK_FLOOR = 0.12, 0.06  # opacity of a unit, and of a link, at brightness 0
 
 
 class NetworkDiagramView(View):
@@ -154,9 +155,23 @@ class NetworkDiagramView(View):
             self._shapes_key = key
         return self._shapes
 
-    def layer_colour(self, i: int, alpha_floor: float = 0.12) -> QColor:
+    def _palette_index(self, i: int) -> int | None:
+        """Layer i's brightness as an index into ``_palette()`` (0..255); None where its
+        colour is not its brightness (no reading yet, no gradient, NaN)."""
+        if len(self.levels) != len(self.widths) - 1:
+            return None
+        if i < len(self.classes) and theme.class_colour(self.classes[i]) is not None:
+            return None
+        level = self.levels[i]
+        return None if math.isnan(level) else round(level * 255)
+
+    def layer_colour(self, i: int, alpha_floor: float = UNIT_FLOOR) -> QColor:
         """Layer i's colour as drawn: its class's colour (no gradient, NaN) or its
         brightness. Not to be changed: the usual ones are shared."""
+        k = self._palette_index(i)
+        if k is not None and alpha_floor in (UNIT_FLOOR, LINK_FLOOR):
+            units, links, _ = self._palette()
+            return (units if alpha_floor == UNIT_FLOOR else links)[k]
         levels = self.levels if len(self.levels) == len(self.widths) - 1 else None
         if levels is None:
             return self._colour(0.35, alpha_floor)
@@ -166,19 +181,14 @@ class NetworkDiagramView(View):
             if alpha_floor < 0.1 and special == theme.ZERO:
                 c.setAlphaF(0.55)  # links: a quieter band than the units it joins
             return c
-        level = levels[i]
-        if alpha_floor in (0.12, 0.06) and not math.isnan(level):
-            units, links, _ = self._palette()
-            return (units if alpha_floor == 0.12 else links)[round(level * 255)]
-        return self._colour(level, alpha_floor)
+        return self._colour(levels[i], alpha_floor)
 
     def _band_colour(self, i: int, background: QColor) -> QColor:
         """Layer i's links as one dense band, blended with the background."""
-        levels = self.levels if len(self.levels) == len(self.widths) - 1 else None
-        if (levels is not None and i < len(self.classes) and not math.isnan(levels[i])
-                and theme.class_colour(self.classes[i]) is None):
-            return self._palette()[2][round(levels[i] * 255)]
-        colour = self.layer_colour(i, 0.06)
+        k = self._palette_index(i)
+        if k is not None:
+            return self._palette()[2][k]
+        colour = self.layer_colour(i, LINK_FLOOR)
         return _over(colour, colour.alphaF() * 0.8, background)
 
     def _palette(self) -> tuple[list[QColor], list[QColor], list[QColor]]:
@@ -187,14 +197,14 @@ class NetworkDiagramView(View):
         made per layer at every paint they were half of a 200-layer diagram's paint."""
         if self._palette_key != theme.current():
             background = QColor(theme.BACKGROUND)
-            units = [self._colour(k / 255) for k in range(256)]
-            links = [self._colour(k / 255, 0.06) for k in range(256)]
+            units = [self._colour(k / 255, UNIT_FLOOR) for k in range(256)]
+            links = [self._colour(k / 255, LINK_FLOOR) for k in range(256)]
             bands = [_over(c, c.alphaF() * 0.8, background) for c in links]
             self._palette_kept = (units, links, bands)
             self._palette_key = theme.current()
         return self._palette_kept
 
-    def _colour(self, level: float, alpha_floor: float = 0.12) -> QColor:
+    def _colour(self, level: float, alpha_floor: float = UNIT_FLOOR) -> QColor:
         if math.isnan(level):
             return QColor(theme.NONFINITE)
         c = QColor(theme.level_colours()[round(level * 255)])
@@ -238,7 +248,7 @@ class NetworkDiagramView(View):
                 p.setBrush(self._band_colour(i, background))
                 p.drawPolygon(bands[i])
             else:
-                colour = self.layer_colour(i, 0.06)
+                colour = self.layer_colour(i, LINK_FLOOR)
                 a, b = ys[i], ys[i + 1]
                 p.setPen(QPen(colour, 1.2))
                 p.drawLines([QLineF(xs[i], ya, xs[i + 1], yb) for ya in a for yb in b])
