@@ -140,7 +140,7 @@ class Together:
 
         def all_there(ev: object) -> bool:
             nonlocal finished_at
-            if isinstance(ev, w.Rows) and ev.run_id in steps:
+            if isinstance(ev, w.Rows) and ev.run_id in steps and len(ev.steps):
                 steps[ev.run_id] = int(ev.steps[-1])
                 finished_at = max(finished_at, ev.newest_done)
             return all(steps[i] >= target[i] for i in ids)

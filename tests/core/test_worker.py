@@ -113,7 +113,11 @@ def test_building_reports_progress_then_the_first_step_comes_alone():
     worker._turn()
     rows = events.of(w.Rows)
     trainer = worker.runs[1].trainer
-    assert len(rows) == 1 and list(rows[0].steps) == [1]
+    assert list(rows[0].steps) == [1] and not len(rows[0].probe_steps)
+    # Its statistics and evaluation follow, in the same message only if nothing was sent
+    # between (Trainer.defer_first): never another step.
+    assert all(len(r.steps) == 0 for r in rows[1:])
+    assert [list(r.probe_steps) for r in rows[1:]] in ([], [[1]])
     assert trainer.step_seconds is not None
     # Slow steps: one step per block, so a Pause is read after each step, at any speed.
     for rate in (None, 500.0):

@@ -61,8 +61,10 @@ class Log:
                          and e.state == state, f"State({run_id}, {state!r})")
 
     def rows_past(self, run_id: int, step: int) -> int:
+        # A Rows may hold only step 1's statistics (no steps): see worker.Rows.
         return self.wait(lambda e: isinstance(e, w.Rows) and e.run_id == run_id
-                         and int(e.steps[-1]) >= step, f"Rows of run {run_id} to step {step}")
+                         and len(e.steps) > 0 and int(e.steps[-1]) >= step,
+                         f"Rows of run {run_id} to step {step}")
 
     def of(self, kind: type, run_id: int, since: int = 0) -> list[Any]:
         return [e for e in self.events[since:] if isinstance(e, kind) and e.run_id == run_id]

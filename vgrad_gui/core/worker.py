@@ -177,6 +177,8 @@ class Configured:
 @dataclass
 class Rows:
     run_id: int
+    # May be empty: step 1's statistics and evaluation follow its row (Trainer.defer_first),
+    # and may come alone.
     steps: np.ndarray
     rows: np.ndarray
     probe_steps: np.ndarray
