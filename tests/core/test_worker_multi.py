@@ -281,6 +281,12 @@ def test_the_turn_size_comes_from_the_sum_of_the_runs_step_times():
     assert worker._turn_size([1]) == 20 and worker._turn_size([1, 2]) == 10
     one.step_seconds = 0.5  # one slow run: one step per turn
     assert worker._turn_size([1, 2]) == 1
+    # Small steps that fill BLOCK_SECONDS in fewer than MIN_TURN steps still get MIN_TURN, as
+    # long as a turn stays within TURN_LIMIT: each block pays a fixed cost.
+    one.step_seconds = two.step_seconds = 0.003
+    assert worker._turn_size([1, 2]) == w.MIN_TURN == 4
+    one.step_seconds = two.step_seconds = 0.010
+    assert worker._turn_size([1, 2]) == int(w.TURN_LIMIT / 0.020) == 2
     one.step_seconds = two.step_seconds = 1e-7
     assert worker._turn_size([1, 2]) == w.MAX_TURN
     # A speed limit holds for each run: a turn of k steps of every run is due k / rate later.

@@ -17,8 +17,11 @@ config trained alone (tested).
 
 Per turn ``k`` is chosen so that one turn over all runs lasts ~BLOCK_SECONDS: from the SUM of
 the runs' seconds per step, each timed on that run's first step (trained alone, one step, so
-its rows show at once) and then averaged. Commands are read between turns, so a Pause lands
-within BLOCK_SECONDS, or one step of each run when steps are slow (1-step turns). A speed limit
+its rows show at once) and then averaged; but at least MIN_TURN steps while the turn stays
+within TURN_LIMIT, since every block pays a fixed cost (2 runs of 10 x 32 trained in 1-step
+turns ran at 0.64x of the same two recorded one after the other; with 4-step turns, 0.91x).
+Commands are read between turns, so a Pause lands within TURN_LIMIT, or one step of each run
+when steps are slow (1-step turns). A speed limit
 (SetSpeed) holds for each run: every run trains that many steps per second. Each run has its
 own rows to flush, rate, decision-boundary grid and refresh time, step limit and state; a run
 that finishes, hits NaN/Inf or raises stops and says so, and the others go on. When no run can
@@ -51,10 +54,12 @@ from typing import Any
 import numpy as np
 
 FLUSH_SECONDS = 0.008  # send what was trained at least this often (latency to the screen)
-# Aim for turns (a block of steps of every run) this long: the probe gathers its results once
-# per block (~0.2 ms on the CPU), so blocks of ~4 small steps cost ~2%, and the rows still
-# reach the GUI in time.
+# Aim for turns (a block of steps of every run) this long: the trainer gathers its results once
+# per block (0.3-0.5 ms on the CPU, a sixth of a 10 x 32 step), so blocks of a few small
+# steps, and the rows still reach the GUI in time.
 BLOCK_SECONDS = 0.010
+MIN_TURN = 4  # steps of one run per turn at least, while a turn stays within TURN_LIMIT
+TURN_LIMIT = 0.050
 MAX_TURN = 64  # steps of one run per turn at most (the trainer's own block limit)
 BOUNDARY_SECONDS = 0.5  # refresh each run's decision boundary at most this often
 PARENT_CHECK_SECONDS = 0.5
@@ -575,8 +580,13 @@ class _Worker:
             return 1  # a new net's first step alone: its rows show at once, and it is timed
         # One step per turn when steps are slow: commands (Pause) are read between turns, so
         # Pause takes effect within BLOCK_SECONDS or one step of each run.
-        total = sum(t for t in times if t is not None)
-        return max(1, min(MAX_TURN, int(BLOCK_SECONDS / max(total, 1e-6))))
+        total = max(sum(t for t in times if t is not None), 1e-6)
+        k = int(BLOCK_SECONDS / total)
+        if k < MIN_TURN:
+            # Every block pays a fixed cost (gathering its rows: ~0.5 ms on a small net, a
+            # sixth of its step): a few steps per block while the turn stays short.
+            k = max(k, min(MIN_TURN, int(TURN_LIMIT / total)))
+        return max(1, min(MAX_TURN, k))
 
     def _step(self, k: int) -> tuple[dict[int, Any], list[int]]:
         """k steps of every run that can train (aligned); reports the runs that stopped.
