@@ -130,10 +130,10 @@ def test_a_nonfinite_run_stops_and_the_others_go_on():
 
 def test_a_run_that_raises_is_marked_failed_and_the_others_go_on():
     class Broken(Trainer):
-        def run_block(self, k):
+        def run_block(self, k, abort=None):
             if self.step_count >= 32:
                 raise RuntimeError("out of memory")
-            return super().run_block(k)
+            return super().run_block(k, abort)
 
     ls = Lockstep(make_trainer=lambda c: (Broken if c.seed == 7 else Trainer)(c))
     ls.add(1, CONFIGS[2].replace(seed=7))
@@ -166,9 +166,9 @@ def test_threads_follow_the_widest_run_and_each_run_trains_with_its_own():
     seen: dict[int, int] = {}
 
     class Counting(Trainer):
-        def run_block(self, k):
+        def run_block(self, k, abort=None):
             seen[self.config.seed] = torch.get_num_threads()
-            return super().run_block(k)
+            return super().run_block(k, abort)
 
     before = torch.get_num_threads()
     try:

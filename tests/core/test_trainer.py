@@ -93,6 +93,49 @@ def test_step_one_held_back_gives_the_same_records(cfg):
     assert list(rest.probe_steps) == list(rest.eval_steps) == [1]
 
 
+@pytest.mark.parametrize("cfg", [
+    Config(depth=5, width=12, activation="tanh", norm="batch", optimizer="adam", lr=0.01,
+           samples=200, device="cpu"),
+    Config(depth=5, width=12, activation="gelu", norm="layer", residual=True, samples=200,
+           device="cpu"),
+    Config(depth=3, width=160, activation="relu", init="he_uniform", samples=200,
+           device="cpu"),  # separate gradients
+], ids=["batch-adam", "layer-residual", "wide"])
+def test_a_step_cut_short_by_abort_leaves_no_trace(cfg):
+    """A Pause during a slow step undoes it (run_block's abort): the records, batch order
+    (reshuffles included), batch norm's running statistics (read by the held-out
+    evaluation) and statistics are those of a run never interrupted."""
+    plain = Trainer(cfg, stats_every=5, eval_every=4)
+    cut = Trainer(cfg, stats_every=5, eval_every=4)
+    cut.defer_first = True
+    assert cut.batch_size * 8 > len(cut.x_train)  # the order reshuffles within 60 steps
+    asked = 0
+
+    def abort() -> bool:  # yes at questions 1 (step 1, after forward), 4, 9, 14, ...
+        nonlocal asked
+        asked += 1
+        return asked == 1 or asked % 5 == 4
+
+    got, empty, partial = [], 0, 0
+    while cut.step_count < 60:
+        if cut.first_held:
+            got.append(cut.finish_first())
+        before = cut.step_count
+        block = cut.run_block(min(7, 60 - cut.step_count), abort)
+        assert cut.aborted == (cut.step_count < before + min(7, 60 - before))
+        empty += cut.aborted and len(block) == 0
+        partial += cut.aborted and len(block) > 0
+        got.append(block)
+    assert empty and partial and asked > 60
+    want = [plain.run_block(1)] + [plain.run_block(k) for k in (20, 20, 19)]
+    assert not plain.aborted
+    for table in ("steps", "rows", "probe_steps", "probe_rows", "eval_steps", "eval_rows"):
+        x = np.concatenate([getattr(blk, table) for blk in want])
+        y = np.concatenate([getattr(blk, table) for blk in got])
+        assert x.tobytes() == y.tobytes(), table
+    assert list(np.concatenate([b.steps for b in got])) == list(range(1, 61))
+
+
 @pytest.mark.parametrize("init", ["default", *INITIALISERS])
 def test_weights_are_what_nn_linear_and_the_initialiser_give(init):
     """The flat model starts from the weights the per-layer nn.Linear modules had."""

@@ -306,10 +306,10 @@ def test_a_raising_run_fails_alone_and_the_fault_reaches_every_run(monkeypatch):
     broken = worker.runs[1].trainer
     real = broken.run_block
 
-    def run_block(k: int) -> Any:
+    def run_block(k: int, abort: Any = None) -> Any:
         if broken.step_count + k > 40:
             raise RuntimeError("out of memory")
-        return real(k)
+        return real(k, abort)
 
     broken.run_block = run_block
     run_until_stopped(worker)
@@ -370,3 +370,44 @@ def test_configure_solo_replace_and_a_bad_config_leave_the_right_runs():
     assert list(worker.runs) == [7] and worker.lockstep.ids == [7]
     kinds = [type(e).__name__ for e in sink.items if getattr(e, "run_id", None) == 7]
     assert kinds == ["Building", "Building", "Configured", "Boundary", "State"]
+
+
+def test_a_pause_during_a_slow_step_undoes_it_and_says_paused_before_any_boundary():
+    """A big net's step reads the commands between its passes: Pause undoes the step under
+    way, "paused" comes before any boundary that was due, the other commands read meanwhile
+    are handled in order, and training on gives the records of a run never paused."""
+    worker, sink = in_process()
+    worker._handle(w.Configure(1, SIGMOID.to_dict()))
+    worker._handle(w.Configure(2, RELU.to_dict(), solo=False))
+    worker._handle(w.Start())
+    for _ in range(3):
+        worker._turn()
+    one, two = worker.runs[1].trainer, worker.runs[2].trainer
+    one.step_seconds = two.step_seconds = 1.0  # slow steps: commands are read mid-step
+    at = (one.step_count, two.step_count)
+    assert at[0] == at[1] > 1
+    for run in worker.runs.values():
+        run.next_boundary = 0.0  # due
+    boundaries = len(sink.of(w.Boundary))
+    worker.commands.put(w.SetSpeed(123.0))
+    worker.commands.put(w.Pause())
+    worker._turn()
+    assert (one.step_count, two.step_count) == at and one.aborted
+    assert len(sink.of(w.Boundary)) == boundaries
+    worker._drain_commands()
+    assert not worker.running and worker.rate == 123.0
+    states = sink.of(w.State)[-2:]
+    assert {(s.run_id, s.state, s.step) for s in states} == {(1, "paused", at[0]),
+                                                             (2, "paused", at[1])}
+    worker._handle(w.SetSpeed(None))
+    run_until_stopped(worker)
+
+    reference, ref_sink = in_process()
+    reference._handle(w.Configure(1, SIGMOID.to_dict()))
+    reference._handle(w.Configure(2, RELU.to_dict(), solo=False))
+    run_until_stopped(reference)
+    for run_id in (1, 2):
+        for name in ("steps", "rows", "probe_steps", "probe_rows", "eval_steps", "eval_rows"):
+            got = np.concatenate([getattr(r, name) for r in sink.of(w.Rows, run_id)])
+            want = np.concatenate([getattr(r, name) for r in ref_sink.of(w.Rows, run_id)])
+            assert got.tobytes() == want.tobytes(), (run_id, name)

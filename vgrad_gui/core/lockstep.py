@@ -175,12 +175,15 @@ class Lockstep:
         self._slot(run_id).max_steps = max(0, int(steps))
 
     # -- training -------------------------------------------------------------------------------
-    def step_all(self, k: int, align: bool = False) -> dict[int, RecordBlock]:
+    def step_all(self, k: int, align: bool = False,
+                 abort: Callable[[], bool] | None = None) -> dict[int, RecordBlock]:
         """Train every running run ``k`` more steps (fewer where its max steps come first),
-        in turn; returns the blocks by run id. With ``align``, a run ahead of the slowest
-        running run waits for it (trains only up to the slowest's step + k), so a run added or
-        reset mid-way catches up and the comparison is again at one step. A run that raises
-        is marked failed (``failure``) and the others go on."""
+        in turn; returns the blocks by run id (none for a run that trained no step). With
+        ``align``, a run ahead of the slowest running run waits for it (trains only up to the
+        slowest's step + k), so a run added or reset mid-way catches up and the comparison is
+        again at one step. A run that raises is marked failed (``failure``) and the others go
+        on. ``abort``: see Trainer.run_block; once it has said yes, the turn ends there (the
+        runs are realigned by the next turn with ``align``)."""
         k = max(1, int(k))
         active = self.active_ids()
         if not active:
@@ -199,9 +202,14 @@ class Lockstep:
             if torch.get_num_threads() != want:
                 torch.set_num_threads(want)
             try:
-                out[run_id] = self._train(tr, n)
+                block = self._train(tr, n, abort)
             except Exception as exc:  # one broken run must not stop the comparison
                 slot.failure = _failure(tr.step_count + 1, exc)
+                continue
+            if len(block):
+                out[run_id] = block
+            if tr.aborted:
+                break
         self._set_threads()
         return out
 
@@ -216,13 +224,13 @@ class Lockstep:
             return None
 
     @staticmethod
-    def _train(tr: Trainer, n: int) -> RecordBlock:
+    def _train(tr: Trainer, n: int, abort: Callable[[], bool] | None = None) -> RecordBlock:
         blocks = []
         while n > 0 and tr.nonfinite_step is None:
-            block = tr.run_block(n)
+            block = tr.run_block(n, abort)
             blocks.append(block)
             n -= len(block)
-            if block.first_nonfinite(tr.n_layers) is not None:
+            if tr.aborted or block.first_nonfinite(tr.n_layers) is not None:
                 break
         return blocks[0] if len(blocks) == 1 else concat_blocks(blocks)
 

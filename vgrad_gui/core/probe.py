@@ -185,6 +185,12 @@ class GradientProbe:
         if self.model.capture is not None:
             self._before = self._kept.copy_(self.weights)
 
+    def abandon(self) -> None:
+        """The step under way will not finish (Trainer.run_block's abort): let go of what
+        it captured (at 200 x 1024, 100 MB of activations, else held all through a pause)."""
+        self.model.capture = None
+        self._before = None
+
     def after_update(self, step: int, hold: bool = False) -> None:
         """After the optimizer step: the heavier statistics, on the steps that take them.
         With ``hold``, they are computed later by ``take_held()``, which must come before the

@@ -51,6 +51,12 @@ class RecordBlock:
     eval_steps: np.ndarray  # int64 [e]
     eval_rows: np.ndarray  # float64 [e, 2]
 
+    @classmethod
+    def empty(cls, row_width: int, probe_width: int) -> RecordBlock:
+        """A block that trained no step."""
+        return cls(np.empty(0, np.int64), np.empty((0, row_width)), np.empty(0, np.int64),
+                   np.empty((0, probe_width)), np.empty(0, np.int64), np.empty((0, 2)))
+
     def __len__(self) -> int:
         return len(self.steps)
 

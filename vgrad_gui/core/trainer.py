@@ -107,6 +107,7 @@ class Trainer:
         # (they cost more than a step there). The numbers are the same either way.
         self.defer_first = False
         self._first_held = False
+        self.aborted = False  # the last block ended early: run_block's ``abort`` said so
         # The first step whose gradients or loss were NaN/Inf, once there is one.
         self.nonfinite_step: int | None = None
         self._stop = threading.Event()
@@ -144,17 +145,43 @@ class Trainer:
         self._cursor += self.batch_size
         return idx
 
+    def _undo_point(self) -> tuple[int, torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+        """What a step changes before it updates the weights: the batch cursor and order
+        (and the order's generator, on a step that reshuffles), and the buffers its forward
+        pass updates (batch norm's running statistics)."""
+        reshuffles = self._cursor + self.batch_size > len(self._order)
+        rng = self._order_rng.get_state() if reshuffles else None
+        return self._cursor, self._order, rng, [b.clone() for b in self.model.buffers()]
+
+    def _undo(self, point: tuple[int, torch.Tensor, torch.Tensor | None, list[torch.Tensor]]
+              ) -> None:
+        self._cursor, self._order, rng, buffers = point
+        if rng is not None:
+            self._order_rng.set_state(rng)
+        with torch.no_grad():
+            for b, kept in zip(self.model.buffers(), buffers, strict=True):
+                b.copy_(kept)
+        self.probe.abandon()
+
     def step(self) -> RecordBlock:
         """Train exactly one step."""
         return self.run_block(1)
 
-    def run_block(self, k: int) -> RecordBlock:
+    def run_block(self, k: int, abort: Callable[[], bool] | None = None) -> RecordBlock:
         """Train ``k`` steps (at most MAX_BLOCK) and return what they recorded, ending at the
         first non-finite step if there is one. Gathering the per-step results once per block
-        keeps the probe's cost per step small."""
+        keeps the probe's cost per step small.
+
+        ``abort`` is asked after each step's forward pass and after its backward pass (the
+        two halves of a big net's step, each a second or more): when it says yes, that step
+        is undone (its batch, batch norm's running statistics, the probe's capture) and the
+        block ends with the steps before it, possibly none; ``aborted`` says so. Nothing
+        had changed the weights yet, so training on gives the same records as if the step
+        had never started."""
         k = max(1, min(int(k), MAX_BLOCK))
         if self._first_held:
             raise RuntimeError("finish_first() must come before step 2 changes the weights")
+        self.aborted = False
         probe, model, opt = self.probe, self.model, self.optimizer
         losses: list[torch.Tensor] = []
         logits: list[torch.Tensor] = []
@@ -163,15 +190,25 @@ class Trainer:
         eval_steps: list[int] = []
         first = self.step_count + 1
         hold = self.defer_first and first == 1 and k == 1
+        done = k
         for slot in range(k):
             step = first + slot
+            undo = self._undo_point() if abort is not None else None
             idx = self._next_batch()
             xb, yb = self.x_train[idx], self.y_train[idx]
             probe.begin(step)
             out = model(xb)
             loss = F.cross_entropy(out, yb)
+            if undo is not None and abort is not None and abort():
+                self._undo(undo)
+                done = slot
+                break
             probe.zero_grad()
             loss.backward()
+            if undo is not None and abort is not None and abort():
+                self._undo(undo)  # the gradients stay: the next step's zero_grad clears them
+                done = slot
+                break
             probe.measure(slot, step)
             opt.step()
             probe.after_update(step, hold=hold)
@@ -185,6 +222,11 @@ class Trainer:
             elif step % self.eval_every == 0 or step == 1:
                 evals.append(self._evaluate_tensor())
                 eval_steps.append(step)
+        if done == 0:
+            self.aborted = True
+            return RecordBlock.empty(2 * self.n_layers + 2, probe.probe_width)
+        self.aborted = done < k
+        k = done
         rows, probe_steps, probe_rows, eval_rows = probe.collect(k, losses, logits, targets,
                                                                  evals)
         block = RecordBlock(

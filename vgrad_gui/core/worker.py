@@ -20,8 +20,10 @@ the runs' seconds per step, each timed on that run's first step (trained alone, 
 its rows show at once) and then averaged; but at least MIN_TURN steps while the turn stays
 within TURN_LIMIT, since every block pays a fixed cost (2 runs of 10 x 32 trained in 1-step
 turns ran at 0.64x of the same two recorded one after the other; with 4-step turns, 0.91x).
-Commands are read between turns, so a Pause lands within TURN_LIMIT, or one step of each run
-when steps are slow (1-step turns). A speed limit
+Commands are read between turns, so a Pause lands within TURN_LIMIT; steps of
+ABORT_STEP_SECONDS or more (a big net's) also read them after their forward and after their
+backward pass, and a Pause undoes the step under way (Trainer.run_block's ``abort``), so it
+lands within the longer half of a step. A speed limit
 (SetSpeed) holds for each run: every run trains that many steps per second. Each run has its
 own rows to flush, rate, decision-boundary grid and refresh time, step limit and state; a run
 that finishes, hits NaN/Inf or raises stops and says so, and the others go on. When no run can
@@ -48,6 +50,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +66,10 @@ TURN_LIMIT = 0.050
 MAX_TURN = 64  # steps of one run per turn at most (the trainer's own block limit)
 BOUNDARY_SECONDS = 0.5  # refresh each run's decision boundary at most this often
 PARENT_CHECK_SECONDS = 0.5
+# Steps at least this long (or not yet timed: a new net's first step) read the commands after
+# their forward and after their backward pass, and a Pause undoes the step under way: on a big
+# net (200 x 1024: 2.4 s a step) Pause then lands within the longer half of a step.
+ABORT_STEP_SECONDS = 0.05
 GRID = 64  # decision-boundary grid points per side
 MAX_POINTS = 1500  # data points sent to the GUI for the boundary view
 BOUNDARY_FLOPS = 4e8  # above this a full grid costs tens of milliseconds: use fewer points
@@ -260,11 +267,13 @@ def _worker_trainer_class(fault_at: int | None) -> Any:
     class WorkerTrainer(Trainer):
         step_seconds: float | None = None  # unknown until its first step
 
-        def run_block(self, k: int) -> RecordBlock:
+        def run_block(self, k: int, abort: Callable[[], bool] | None = None) -> RecordBlock:
             if fault_at is not None and self.step_count + k >= fault_at:
                 raise RuntimeError("injected fault (VGRAD_FAULT_AT_STEP)")
             started = time.monotonic()
-            block = super().run_block(k)
+            block = super().run_block(k, abort)
+            if self.aborted:
+                return block  # a step cut short says nothing about a step's time
             took = (time.monotonic() - started) / len(block)
             last = self.step_seconds
             self.step_seconds = took if last is None else 0.8 * last + 0.2 * took
@@ -316,6 +325,7 @@ class _Worker:
         self._trainer_class = _worker_trainer_class(int(fault) if fault.isdigit() else None)
         self._building_id = -1
         self._building_warnings: list[str] = []
+        self._deferred: list[Any] = []  # commands read during a step, handled after it
         # str(): torch.__version__ is a torch class, and unpickling it would import torch
         # into the GUI process (a 3-second freeze).
         events.put(Ready(str(torch.__version__), trainer_mod.available_devices(),
@@ -348,6 +358,9 @@ class _Worker:
             self._turn()
 
     def _wait_for_command(self, timeout: float) -> None:
+        if self._deferred:
+            self._drain_commands()
+            return
         try:
             cmd = self.commands.get(timeout=max(0.0, timeout))
         except queue.Empty:
@@ -356,6 +369,8 @@ class _Worker:
         self._drain_commands()
 
     def _drain_commands(self) -> None:
+        while self._deferred:
+            self._handle(self._deferred.pop(0))
         while True:
             try:
                 cmd = self.commands.get_nowait()
@@ -567,10 +582,12 @@ class _Worker:
             self.next_due = max(self.next_due, time.monotonic() - 0.25) + k / self.rate
         self._step(k)
         now = time.monotonic()
+        pausing = self._pausing()  # "paused" first: a boundary can take a second
         for run in self.runs.values():
             if now - run.last_flush >= FLUSH_SECONDS:
                 self._flush(run)
-            self._maybe_boundary(run, force=False)
+            if not pausing:
+                self._maybe_boundary(run, force=False)
         if self.lockstep.done:
             self.running = False
 
@@ -588,11 +605,28 @@ class _Worker:
             k = max(k, min(MIN_TURN, int(TURN_LIMIT / total)))
         return max(1, min(MAX_TURN, k))
 
+    def _pause_asked(self) -> bool:
+        """A slow step's question between its passes (Trainer.run_block's ``abort``): the
+        commands that came meanwhile are read; Pause or Quit among them ends the step there.
+        The others wait, in order, for the end of the turn."""
+        while True:
+            try:
+                self._deferred.append(self.commands.get_nowait())
+            except queue.Empty:
+                break
+        return self._pausing()
+
+    def _pausing(self) -> bool:
+        return any(isinstance(cmd, (Pause, Quit)) for cmd in self._deferred)
+
     def _step(self, k: int) -> tuple[dict[int, Any], list[int]]:
         """k steps of every run that can train (aligned); reports the runs that stopped.
         Returns the blocks by run id and the ids of the runs that stopped."""
         before = self.lockstep.active_ids()
-        blocks = self.lockstep.step_all(k, align=True)
+        times = [self.runs[i].trainer.step_seconds for i in before]
+        slow = any(t is None or t >= ABORT_STEP_SECONDS for t in times)
+        blocks = self.lockstep.step_all(k, align=True,
+                                        abort=self._pause_asked if slow else None)
         done = time.monotonic()
         for run_id, block in blocks.items():
             run = self.runs[run_id]
