@@ -413,6 +413,9 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
     session.set_speed(None)
     lives, seqs, ratios, cpu_ratios, stalls, lat = [], [], [], [], [], []
     heat_fps: list[float] = []
+    window_cpu: list[float] = []
+    costs: dict[str, tuple[int, float, int, float]] = {}
+    live_took = 0.0
 
     def steps() -> int:
         return sum(lane.shown.step for lane in session.lanes if lane.shown is not None)
@@ -429,9 +432,16 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
                 tools.reset()
                 pid = session.worker.process.pid if session.worker.process else None
                 s0, t0, c0 = steps(), time.monotonic(), cpu_seconds(pid)
+                own0 = time.process_time()
                 spin(app, seconds)
                 took = time.monotonic() - t0
+                window_cpu.append((time.process_time() - own0) / took)
                 done = steps() - s0
+                live_took += took
+                for k, f in tools.frames.items():
+                    was = costs.get(k, (0, 0.0, 0, 0.0))
+                    costs[k] = (was[0] + f.count, was[1] + f.paint_cpu,
+                                was[2] + f.refreshes, was[3] + f.refresh_cpu)
                 this["live"] = (done / took, done / (cpu_seconds(pid) - c0))
                 heat_fps.append(min(f.count for f in tools.heatmaps().values()) / took)
                 lat += tools.first_view_latencies([lane.run_id for lane in session.lanes])
@@ -465,6 +475,9 @@ def measure_live(app: QApplication, seconds: float, rounds: int) -> None:
           f"p95 {ms(lat, 95)} ms (target <= {TARGET_P95 * 1000:.0f}: "
           f"{verdict(p95 <= TARGET_P95)}); longest stall {max(stalls) * 1000:.0f} ms (target "
           f"<= {TARGET_STALL * 1000:.0f}: {verdict(max(stalls) <= TARGET_STALL)})")
+    print(f"   the window's process used {spread([c * 100 for c in window_cpu], '.0f')}% of a "
+          "core while training (the two vCPUs share a core: what it takes slows the worker); "
+          "by view, CPU ms per second: " + view_costs(costs, live_took, words=False))
     tools.detach()
     window.close()
     spin(app, 0.5)
