@@ -104,6 +104,12 @@ def test_building_reports_progress_then_the_first_step_comes_alone():
     building = events.of(w.Building)
     assert [b.stage for b in building] == ["Preparing the data", "Building the network"]
     assert all(b.run_id == 1 for b in building)
+    # A wide net (gradients autograd allocates at each step) also prepares their memory.
+    _, wide, wide_events = make_worker()
+    wide._configure(w.Configure(1, {"depth": 2, "width": 160}))
+    assert wide.runs[1].trainer.probe.separate
+    assert [b.stage for b in wide_events.of(w.Building)] == [
+        "Preparing the data", "Building the network", "Preparing memory"]
     assert [b.fraction for b in building] == sorted(b.fraction for b in building)
     kinds = [type(e).__name__ for e in events.items]
     assert kinds.index("Building") < kinds.index("Configured")

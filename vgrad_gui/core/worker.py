@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from vgrad_gui.core import memory
+
 FLUSH_SECONDS = 0.008  # send what was trained at least this often (latency to the screen)
 # Aim for turns (a block of steps of every run) this long: the trainer gathers its results once
 # per block (0.3-0.5 ms on the CPU, a sixth of a 10 x 32 step), so blocks of a few small
@@ -247,6 +249,7 @@ def worker_main(commands: Any, events: Any, parent_pid: int) -> None:
     """Entry point of the worker process."""
     # Ctrl+C in a terminal reaches the whole process group; the GUI decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    memory.keep_freed_memory()  # before torch allocates anything
     try:
         _Worker(commands, events, parent_pid).serve()
     finally:
@@ -483,6 +486,7 @@ class _Worker:
             return
         self.lockstep.remove(run_id)
         del self.runs[run_id]  # with its unsent rows: nothing more is sent for it
+        memory.release_freed_memory()
         if not self.lockstep.active_ids():
             self.running = False
 
@@ -493,6 +497,7 @@ class _Worker:
             self.running = False
             self.lockstep.clear()
             self.runs.clear()
+            memory.release_freed_memory()
         old = cmd.replaces if not cmd.solo and cmd.replaces in self.runs else None
         self._building_id = cmd.run_id
         self._building_warnings = []
@@ -512,6 +517,7 @@ class _Worker:
             return
         if old is not None:
             del self.runs[old]
+            memory.release_freed_memory()
         run = _Run(cmd.run_id, trainer)
         self._size_boundary_grid(run)
         self._set_stats_cadence(run)
@@ -547,6 +553,9 @@ class _Worker:
         self._building("Building the network", 0.3)
         trainer = self._trainer_class(config, data=data)
         trainer.defer_first = True  # step 1's row first, its statistics right after
+        if trainer.probe.separate:  # a wide net: autograd allocates its gradients each step
+            self._building("Preparing memory", 0.9)
+            memory.prefault_like(trainer.model.parameters())
         return trainer
 
     def _building(self, stage: str, fraction: float) -> None:
