@@ -28,6 +28,9 @@ from vgrad_gui.core.spec import Config, ConfigError
 
 STATS_EVERY = 100
 EVAL_EVERY = 100
+# What Trainer._undo needs to take a step back: batch cursor, batch order, the order
+# generator's state (on a step that reshuffles), the model's buffers.
+_UndoPoint = tuple[int, torch.Tensor, "torch.Tensor | None", list[torch.Tensor]]
 # Torch's own default (the physical cores), read before anything sets it.
 _DEFAULT_THREADS = torch.get_num_threads()
 
@@ -145,7 +148,7 @@ class Trainer:
         self._cursor += self.batch_size
         return idx
 
-    def _undo_point(self) -> tuple[int, torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
+    def _undo_point(self) -> _UndoPoint:
         """What a step changes before it updates the weights: the batch cursor and order
         (and the order's generator, on a step that reshuffles), and the buffers its forward
         pass updates (batch norm's running statistics)."""
@@ -153,8 +156,7 @@ class Trainer:
         rng = self._order_rng.get_state() if reshuffles else None
         return self._cursor, self._order, rng, [b.clone() for b in self.model.buffers()]
 
-    def _undo(self, point: tuple[int, torch.Tensor, torch.Tensor | None, list[torch.Tensor]]
-              ) -> None:
+    def _undo(self, point: _UndoPoint) -> None:
         self._cursor, self._order, rng, buffers = point
         if rng is not None:
             self._order_rng.set_state(rng)
