@@ -66,14 +66,22 @@ timer.timeout.connect(broken)
 timer.start(10)
 
 def look():
+    watch.stop()
     timer.stop()
     r = window.errors
     print("CALLS", len(calls), "SHOWN", r.shown, "REPEATS", r.repeats,
           "VISIBLE", r.box is not None and r.box.isVisible())
     app.quit()
 
-QTimer.singleShot(1500, look)
+# Look once the failing slot has run 30 times (or after 20 s): the window's start-up can hold
+# the event loop for over a second on a loaded machine, so a fixed 1.5 s saw as few as 8.
+import time
+deadline = time.monotonic() + 20
+watch = QTimer()
+watch.timeout.connect(lambda: (len(calls) >= 30 or time.monotonic() > deadline) and look())
+watch.start(50)
 app.exec()
+watch.stop()
 window.session.shutdown(0.5)
 print("ALIVE")
 """
