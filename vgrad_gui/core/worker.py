@@ -605,7 +605,8 @@ class _Worker:
         if any(t is None for t in times):
             return 1  # a new net's first step alone: its rows show at once, and it is timed
         # One step per turn when steps are slow: commands (Pause) are read between turns, so
-        # Pause takes effect within BLOCK_SECONDS or one step of each run.
+        # Pause takes effect within TURN_LIMIT, or (steps of ABORT_STEP_SECONDS or more, which
+        # also read them mid-step) within the longer half of a step.
         total = max(sum(t for t in times if t is not None), 1e-6)
         k = int(BLOCK_SECONDS / total)
         if k < MIN_TURN:
