@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QToolTip
 
 from vgrad_gui.core import readings
@@ -21,6 +21,7 @@ from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event
 from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.plots.base import View
+from vgrad_gui.qt.plots.dense_raster import DenseRaster
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
 UNIT_FLOOR, LINK_FLOOR = 0.12, 0.06  # opacity of a unit, and of a link, at brightness 0
@@ -33,12 +34,13 @@ class NetworkDiagramView(View):
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
-        self._shapes_key: tuple | None = None
-        self._shapes: tuple[list[QPolygonF], list[list[QRectF]]] = ([], [])
+        self._raster_key: tuple | None = None
+        self._raster: DenseRaster | None = None
         self._geometry_key: tuple | None = None
         self._geometry_kept: tuple[list[float], list[list[float]], float] = ([], [], 0.0)
         self._palette_key: str | None = None
         self._palette_kept: tuple[list[QColor], list[QColor], list[QColor]] = ([], [], [])
+        self._palette_arrays = (np.empty((0, 4), np.float32), np.empty((0, 3), np.float32))
         self.setMouseTracking(True)
         self.setMinimumSize(320, 200)
         self.layer_names: list[str] = []
@@ -140,20 +142,47 @@ class NetworkDiagramView(View):
             ys.append([mid + (j - (k - 1) / 2) * spacing for j in range(k)])
         return xs, ys, radius
 
-    def _dense_shapes(self, xs: list[float], ys: list[list[float]],
-                      r: float) -> tuple[list[QPolygonF], list[list[QRectF]]]:
-        """Each layer's band and each column's squares, kept while the geometry holds: made
-        anew at every paint they were a third of a small diagram's paint."""
-        key = (self.width(), self.height(), tuple(self.widths))
-        if self._shapes_key != key:
-            bands = [QPolygonF([QPointF(xs[i], ys[i][0]), QPointF(xs[i + 1], ys[i + 1][0]),
-                                QPointF(xs[i + 1], ys[i + 1][-1]), QPointF(xs[i], ys[i][-1])])
-                     for i in range(len(xs) - 1)]
-            squares = [[QRectF(x - r, y - r, 2 * r, 2 * r) for y in ys[c]]
-                       for c, x in enumerate(xs)]
-            self._shapes = (bands, squares)
-            self._shapes_key = key
-        return self._shapes
+    def _dense_image(self, xs: list[float], ys: list[list[float]], r: float,
+                     background: QColor) -> QImage:
+        """The bands and squares in the current colours (see ``dense_raster``); its pixel
+        map is kept while the size, the screen's pixel ratio and the layers hold."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), tuple(self.widths), ratio)
+        if self._raster_key != key or self._raster is None:
+            self._raster = DenseRaster(round(self.width() * ratio), round(self.height() * ratio),
+                                       [x * ratio for x in xs],
+                                       [[y * ratio for y in col] for col in ys], r * ratio)
+            self._raster_key = key
+        bands, units = self._dense_colours(background)
+        outline = QColor(theme.TEXT_DIM)
+        outline.setAlphaF(0.35)
+        image = self._raster.image(np.array(_rgb(background), np.float32), bands, units,
+                                   np.array(_rgba(outline), np.float32))
+        image.setDevicePixelRatio(ratio)
+        return image
+
+    def _dense_colours(self, background: QColor) -> tuple[np.ndarray, np.ndarray]:
+        """Each layer's band colour (RGB) and each column's unit colour (RGBA, the input
+        column first), as ``_band_colour`` and ``layer_colour`` give them: from the palette's
+        arrays where a layer's colour is its brightness, one by one where it is not."""
+        n = len(self.widths) - 1
+        units = np.empty((n + 1, 4), np.float32)
+        units[0] = _rgba(QColor(theme.TEXT_DIM))
+        if len(self.levels) != n:  # no reading yet: every layer alike
+            units[1:] = _rgba(self.layer_colour(0))
+            return np.tile(np.array(_rgb(self._band_colour(0, background)), np.float32),
+                           (n, 1)), units
+        self._palette()
+        unit_table, band_table = self._palette_arrays
+        index = [self._palette_index(i) for i in range(n)]
+        k = np.array([0 if v is None else v for v in index], np.intp)
+        bands = band_table[k]
+        units[1:] = unit_table[k]
+        for i, v in enumerate(index):
+            if v is None:  # no gradient, NaN: the class's own colour
+                bands[i] = _rgb(self._band_colour(i, background))
+                units[i + 1] = _rgba(self.layer_colour(i))
+        return bands, units
 
     def _palette_index(self, i: int) -> int | None:
         """Layer i's brightness as an index into ``_palette()`` (0..255); None where its
@@ -201,6 +230,8 @@ class NetworkDiagramView(View):
             links = [self._colour(k / 255, LINK_FLOOR) for k in range(256)]
             bands = [_over(c, c.alphaF() * 0.8, background) for c in links]
             self._palette_kept = (units, links, bands)
+            self._palette_arrays = (np.array([_rgba(c) for c in units], np.float32),
+                                    np.array([_rgb(c) for c in bands], np.float32))
             self._palette_key = theme.current()
         return self._palette_kept
 
@@ -234,20 +265,13 @@ class NetworkDiagramView(View):
         # lines in 100 pixels read as a band anyway, at several times the paint.
         dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or self.height() < 300
         if dense:
-            # Antialiased bands and squares by the hundred cost tens of milliseconds a
-            # paint; at these sizes nobody sees the difference.
+            # One image, unantialiased: bands and squares by the hundred drawn one by one cost
+            # tens of milliseconds a paint, and at these sizes nobody sees the difference.
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        bands, squares = self._dense_shapes(xs, ys, r) if dense else ([], [])
-        # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
-        if dense:
-            p.setPen(Qt.PenStyle.NoPen)
-        for i in range(n_layers):
-            if dense:
-                # Blended with the background: 200 translucent full-height bands cost ~45 ms
-                # to composite, opaque ones a few.
-                p.setBrush(self._band_colour(i, background))
-                p.drawPolygon(bands[i])
-            else:
+            p.drawImage(QPointF(0, 0), self._dense_image(xs, ys, r, background))
+        else:
+            # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
+            for i in range(n_layers):
                 colour = self.layer_colour(i, LINK_FLOOR)
                 a, b = ys[i], ys[i + 1]
                 p.setPen(QPen(colour, 1.2))
@@ -262,15 +286,12 @@ class NetworkDiagramView(View):
                 rect = QRectF(xs[i - 1], top - 16, xs[i] - xs[i - 1], 32)
                 p.drawArc(rect, 0, 180 * 16)
         # Units. A faint outline keeps a layer visible even when its gradient has vanished.
-        outline = QColor(theme.TEXT_DIM)
-        outline.setAlphaF(0.35)
-        p.setPen(QPen(outline, 1))
-        for c, x in enumerate(xs):
-            fill = QColor(theme.TEXT_DIM) if c == 0 else self.layer_colour(c - 1)
-            p.setBrush(fill)
-            if dense:
-                p.drawRects(squares[c])
-            else:
+        if not dense:
+            outline = QColor(theme.TEXT_DIM)
+            outline.setAlphaF(0.35)
+            p.setPen(QPen(outline, 1))
+            for c, x in enumerate(xs):
+                p.setBrush(QColor(theme.TEXT_DIM) if c == 0 else self.layer_colour(c - 1))
                 for y in ys[c]:
                     p.drawEllipse(QPointF(x, y), r, r)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -344,6 +365,14 @@ class NetworkDiagramView(View):
         if cls == readings.NONFINITE:
             return text + " (NaN/Inf)"
         return text + f"\nvs output layer: {readable(readings.ratio_label(r, i))}"
+
+
+def _rgb(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()
+
+
+def _rgba(colour: QColor) -> tuple[int, int, int, float]:
+    return colour.red(), colour.green(), colour.blue(), colour.alphaF()
 
 
 def _over(colour: QColor, alpha: float, background: QColor) -> QColor:
