@@ -113,6 +113,13 @@ def _guard_item_class(cls: type) -> None:
     cls.paint = paint  # type: ignore[attr-defined]
 
 
+def guard_item_classes(*classes: type) -> None:
+    """Guard the paints of these QGraphicsItem classes (our own subclasses of pyqtgraph's
+    items, which define a paint of their own)."""
+    for cls in classes:
+        _guard_item_class(cls)
+
+
 # The pyqtgraph items the views use, and those they make inside (a PlotDataItem's curve and
 # scatter, a legend's samples, an infinite line's label). Guarded once, on import.
 GUARDED_ITEMS = (pg.AxisItem, pg.BarGraphItem, pg.ErrorBarItem, pg.ImageItem, pg.InfiniteLine,

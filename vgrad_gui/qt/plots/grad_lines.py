@@ -18,6 +18,7 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.bold_curve import BoldCurve
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
@@ -52,8 +53,7 @@ class GradientLinesView(PlotView):
         self.graphics.addItem(self.legend, row=1, col=0)
         # Made once: making 24 curves and adding them to the plot cost ~100 ms, in the frame
         # that rebuilds the view for a new run (an event-loop stall). A run uses the first few.
-        self.pool = [pg.PlotCurveItem(skipFiniteCheck=True, antialias=False)
-                     for _ in range(MAX_CURVES)]
+        self.pool = [BoldCurve(skipFiniteCheck=True, antialias=False) for _ in range(MAX_CURVES)]
         # Every drawn layer's min-max strokes in one curve, one path: a curve per layer
         # doubled the view's paths, and drawPath/arrayToQPath were most of its paint time.
         self.band = band_curve(theme.TEXT, 60)
@@ -114,7 +114,8 @@ class GradientLinesView(PlotView):
         for i, curve in zip(self.layers, self.curves, strict=True):
             # Measured: 24 noisy 400-point curves paint in 3 ms with 1-pixel pens, 24 ms with
             # 2-pixel pens and 385 ms antialiased; so thin lines, and a thick one for the
-            # output layer, the reference every other layer is compared with.
+            # output layer, the reference every other layer is compared with (a BoldCurve:
+            # at a thin line's cost).
             curve.setPen(pg.mkPen(colours[i], width=2 if i == n - 1 else 1))
             curve.setData([], [])
             curve.show()

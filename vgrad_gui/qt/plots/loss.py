@@ -10,6 +10,7 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.bold_curve import BoldCurve
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
@@ -57,9 +58,8 @@ class LossView(PlotView):
         for plot in (self.loss_plot, self.acc_plot):
             plot.vb.sigRangeChangedManually.connect(self._zoomed)
         self.bins: dict[str, Decimator] = {}
-        self.overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
-        self.overlay_bins: list[tuple[Decimator, Decimator, pg.PlotDataItem,
-                                      pg.PlotDataItem]] = []
+        self.overlays: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self.overlay_bins: list[tuple[Decimator, Decimator, BoldCurve, pg.PlotDataItem]] = []
         self.setToolTip("Training loss and accuracy (blue: averaged over the batches of each "
                         "span of steps) and on the held-out test set (orange, every 100 "
                         "steps); the faint band spans each span's min and max.\nVanishing "
@@ -89,8 +89,10 @@ class LossView(PlotView):
                 colour = theme.RUN_COLOURS[self.workspace.slot(run.run_id)
                                            % len(theme.RUN_COLOURS)]
                 letter = self.workspace.letter(run.run_id)
-                loss = self.loss_plot.plot(pen=pg.mkPen(colour, width=2),
-                                           name=f"{letter} train", antialias=False)
+                # A noisy curve per run: drawn bold at a thin line's cost (bold_curve).
+                loss = BoldCurve(pen=pg.mkPen(colour, width=2), name=f"{letter} train",
+                                 antialias=False)
+                self.loss_plot.addItem(loss)
                 acc = self.acc_plot.plot(pen=pg.mkPen(colour, width=2), antialias=False,
                                          symbolSize=5, symbolBrush=colour, symbolPen=None)
                 self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]

@@ -1,0 +1,46 @@
+"""A curve drawn 2 pixels wide at the cost of 1-pixel lines.
+
+QPainter draws a 1-pixel unantialiased line with a fast line algorithm, and anything wider
+through its stroker: for a noisy 700-point curve, 0.3-0.6 ms at 1 pixel against 3-17 ms at 2
+(measured), and the live views draw several such curves (compare mode's loss, one per run, the
+output layer's gradient). So a pen of 1.5 pixels or more is drawn as the same path three times
+with a 1-pixel pen, shifted by one device pixel right and down: a line two pixels wide in every
+direction. Antialiased, filled and exported curves are drawn as pyqtgraph draws them. The
+pen keeps its width, so the item's bounds (pyqtgraph pads them by it) still hold the copies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtGui import QPainter, QPen, QTransform
+
+from vgrad_gui.qt.guard import guard_item_classes
+
+SHIFTS = ((0, 0), (1, 0), (0, 1))  # device pixels
+
+
+class BoldCurve(pg.PlotCurveItem):
+    def paint(self, p: QPainter, opt: Any, widget: Any) -> None:
+        pen = self.opts["pen"]
+        simple = (self.xData is not None and len(self.xData) > 0 and pen is not None
+                  and pen.isCosmetic() and pen.widthF() >= 1.5 and not self.opts["antialias"]
+                  and self._exportOpts is False and self.opts["fillLevel"] is None
+                  and self.opts["shadowPen"] is None)
+        if not simple:
+            super().paint(p, opt, widget)
+            return
+        thin = QPen(pen)
+        thin.setWidthF(1)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setPen(thin)
+        path = self.getPath()
+        base = p.transform()
+        for dx, dy in SHIFTS:
+            p.setTransform(base * QTransform.fromTranslate(dx, dy))
+            p.drawPath(path)
+        p.setTransform(base)
+
+
+guard_item_classes(BoldCurve)
