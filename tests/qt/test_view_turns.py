@@ -11,6 +11,7 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt.clock import FRAME_BUDGET_S, MAX_DEFERRALS, FrameClock
 from vgrad_gui.qt.plots.grad_lines import GradientLinesView
 from vgrad_gui.qt.plots.heatmap import HeatmapView
+from vgrad_gui.qt.plots.loss import LossView
 
 
 def _turns(view, frames: int = 60) -> int:
@@ -80,3 +81,30 @@ def test_the_budget_counts_the_frame_so_far_and_the_paints_it_will_cause(qtbot, 
     clock._tick()  # each frame starts with its whole budget
     assert seen == [False, True, False, True]
     assert not clock.over_budget()  # outside a frame a view always takes its turn
+
+
+def test_two_views_past_the_budget_never_take_the_same_frame(qtbot, monkeypatch):
+    """Waiting views take a full frame one at a time, the longest waiting first: two in one
+    frame (the lines and the loss of four runs) were the longest stalls."""
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    clock = FrameClock()
+    views = [GradientLinesView(workspace, clock), LossView(workspace, clock)]
+    refreshed: dict[int, list[int]] = {0: [], 1: []}
+    for i, view in enumerate(views):
+        qtbot.addWidget(view)
+        view.resize(400, 300)
+        view.show()
+        view._on_frame(view.phase)  # takes the run
+        monkeypatch.setattr(view, "refresh", lambda i=i: refreshed[i].append(clock.ticks))
+    assert views[0].phase % views[0].every == views[1].phase % views[1].every  # turns meet
+    monkeypatch.setattr(clock, "over_budget", lambda: True)  # every frame is full
+    for _ in range(72):
+        for view in views:
+            view.mark_dirty()
+        clock._tick()
+    lines, loss = refreshed[0], refreshed[1]
+    assert not set(lines) & set(loss)
+    assert len(lines) >= 72 // (views[0].every + 2 * MAX_DEFERRALS)  # neither starves
+    assert len(loss) >= 72 // (views[1].every + 2 * MAX_DEFERRALS)
+    assert max(np.diff(loss)) <= views[1].every + 2 * MAX_DEFERRALS

@@ -25,7 +25,10 @@ QUIET_FRAMES = 30
 # A frame's work (the views' refreshes, and the paints they will cause, as last measured)
 # beyond which the views that yield wait for a later frame: the event loop must not stall.
 FRAME_BUDGET_S = 0.014
-MAX_DEFERRALS = 3  # a view waits at most this many frames in a row
+# A view that has waited this many frames in a row may take a frame past its budget; but one
+# view a frame (the one that has waited longest): two supporting views of four runs in one
+# frame (the lines' 16 ms and the signal's 20, refresh and paint) were the 55-67 ms stalls.
+MAX_DEFERRALS = 3
 
 
 class FrameClock(QObject):
@@ -51,6 +54,9 @@ class FrameClock(QObject):
         self._tick_started = 0.0
         self._charged = 0.0  # paints this frame's refreshes will cause (estimated)
         self._in_tick = False
+        self._supporting = False  # a supporting view (View.yields) has drawn in this frame
+        self._longest_wait = 0  # the longest any view waited, last frame and this one
+        self._waits = 0
 
     def start(self) -> None:
         self._timer.start()
@@ -80,6 +86,8 @@ class FrameClock(QObject):
     def _tick(self) -> None:
         started = self._tick_started = time.perf_counter()
         self._charged = 0.0
+        self._supporting = False
+        self._longest_wait, self._waits = self._waits, 0
         self._worked = False
         self.ticks += 1
         self._in_tick = True
@@ -98,10 +106,12 @@ class FrameClock(QObject):
                 self._timer.setInterval(IDLE_MS)
         self.tick_costs.append(time.perf_counter() - started)
 
-    def charge(self, seconds: float) -> None:
-        """A view refreshed and will paint: count its paint (as last measured) in this frame."""
+    def charge(self, seconds: float, supporting: bool = False) -> None:
+        """A view refreshed and will paint: count its paint (as last measured) in this frame
+        (``supporting``: a view that yields)."""
         self._charged += seconds
         self._worked = True
+        self._supporting = self._supporting or supporting
 
     def over_budget(self) -> bool:
         """Whether this frame's work so far, paints to come included, is past the budget
@@ -110,6 +120,20 @@ class FrameClock(QObject):
             return False
         spent = time.perf_counter() - self._tick_started + self._charged
         return spent > FRAME_BUDGET_S
+
+    def may_overrun(self, waited: int) -> bool:
+        """Whether a view that has waited ``waited`` frames for budget may take this one
+        past it: after MAX_DEFERRALS frames, if no other supporting view has drawn in this
+        frame and none waited longer. One that may not says how long it has waited
+        (``waiting``)."""
+        if waited < MAX_DEFERRALS or self._supporting or waited < self._longest_wait:
+            return False
+        self._supporting = True
+        return True
+
+    def waiting(self, waited: int) -> None:
+        """A view gave this frame up, having waited ``waited`` frames in a row so far."""
+        self._waits = max(self._waits, waited)
 
     def data_arrived(self, trained_at: float) -> None:
         """Rows trained at ``trained_at`` (time.monotonic) are in a run: the next paint of a

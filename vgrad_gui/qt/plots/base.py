@@ -17,7 +17,7 @@ from shiboken6 import isValid
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Change, Workspace
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.clock import MAX_DEFERRALS, FrameClock
+from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event, report_once
 
 
@@ -40,8 +40,9 @@ class View(QWidget):
     phase = 0
     # A supporting view: it takes its turn after the run panels (banner, diagram) and the
     # heatmaps, which a comparison is read from; half as often with three or four runs (one
-    # core cannot draw every view of four runs at full rate); and it waits a few frames while
-    # the frame is past its budget (clock.FRAME_BUDGET_S).
+    # core cannot draw every view of four runs at full rate); and it waits while the frame is
+    # past its budget (clock.FRAME_BUDGET_S), a few frames, then until no other supporting
+    # view has the frame (clock.may_overrun).
     yields = True
     rebuild_on_theme = True  # views that restyle themselves in place set it False
     multi = False
@@ -179,14 +180,16 @@ class View(QWidget):
                 self._cursor_seen = cursor
                 self._contained("refresh", self.on_cursor)
             return
-        if self.yields and self.clock.over_budget() and self._deferrals < MAX_DEFERRALS:
+        if self.yields and self.clock.over_budget() and \
+                not self.clock.may_overrun(self._deferrals):
             self._deferrals += 1  # the frame is full: try again on the next one
+            self.clock.waiting(self._deferrals)
             return
         self._deferrals = 0
         self._seen = version
         self._cursor_seen = cursor
         self._contained("refresh", self.refresh)
-        self.clock.charge(self._paint_s)
+        self.clock.charge(self._paint_s, supporting=self.yields)
 
     def painted(self, seconds: float) -> None:
         """This view painted, in ``seconds``: the frames' budget counts it, and the clock
