@@ -23,6 +23,7 @@ from vgrad_gui.qt.plots.base import (
     style_plot,
 )
 from vgrad_gui.qt.plots.cursor_line import CursorLine
+from vgrad_gui.qt.plots.heat_image import HeatImage
 
 
 class LayerAxis(pg.AxisItem):
@@ -73,7 +74,7 @@ class HeatmapView(PlotView):
         self.plot.showGrid(x=False, y=False)
         set_axis_label(self.plot, "bottom", "step")
         set_axis_label(self.plot, "left", "layer (input at the bottom)")
-        self.image = pg.ImageItem()
+        self.image = HeatImage()
         self.lut = theme.heat_lut()
         self.plot.addItem(self.image)
         self.cursor_lines = [CursorLine(self.plot)]
@@ -95,6 +96,10 @@ class HeatmapView(PlotView):
         self.bar.setRange(xRange=(0, 1), yRange=(lo, hi), padding=0)
         self.graphics.ci.layout.setColumnStretchFactor(0, 10)
         self.bins: AlignedBins | None = None
+        # The bins' width drawn last, and the first column that may still change (the bin
+        # still filling): a refresh colours only from there on.
+        self._drawn_width = 0
+        self._open_column = 0
         self._compact = False
         self._restyled()
         theme.notifier.changed.connect(self._restyled)
@@ -105,7 +110,9 @@ class HeatmapView(PlotView):
                         "smallest number); cyan: NaN or infinite.")
 
     def _restyled(self) -> None:
-        """The colour bar's width and the note follow the text size and the theme."""
+        """The colour bar's width, the note and the picture's colours follow the text size
+        and the theme."""
+        self.image.recolour()
         self.graphics.ci.layout.setColumnFixedWidth(1, theme.point_size() * 7)
         if self._compact:
             return
@@ -125,6 +132,7 @@ class HeatmapView(PlotView):
         n = run.history.n_layers
         self.layer_axis.configure(n)
         self.bins = AlignedBins(run.history.steps, run.history.cols("steps", "grad_norm"))
+        self._drawn_width = 0
         self.image.clear()
         self.plot.setRange(xRange=(0, 10), yRange=(0, n), padding=0)
 
@@ -148,12 +156,20 @@ class HeatmapView(PlotView):
         # checks missed) must not index outside the image.
         cols = np.clip(((b.x - 1) // w).astype(np.int64), 0, None)
         ncols = int(cols.max()) + 1
+        old = self.image.image
+        # Completed bins never change (AlignedBins): while the width holds, only the columns
+        # from the bin that was still filling on are coloured again.
+        start = self._open_column if (w == self._drawn_width and old is not None
+                                      and old.shape[0] == n and old.shape[1] <= ncols) else 0
         img = np.full((n, ncols), theme.HEAT_EMPTY, np.uint8)
+        if start:
+            img[:, :start] = old[:, :start]
+        new = cols >= start
         with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log10(b.mean)
-        img[:, cols] = theme.heat_indices(logs).T
-        self.image.setImage(img, levels=(0, 255), lut=self.lut, autoLevels=False)
-        self.image.setRect(QRectF(0, 0, ncols * w, n))
+            logs = np.log10(b.mean[new])
+        img[:, cols[new]] = theme.heat_indices(logs).T
+        self.image.show_indices(img, QRectF(0, 0, ncols * w, n), start)
+        self._drawn_width, self._open_column = w, ncols - 1
         end = step_axis_end(self.plot.vb.viewRange()[0][1], self.run.history.step,
                             self.run.max_steps)
         if end is not None:
