@@ -162,7 +162,7 @@ class HeatmapView(PlotView):
         start = self._open_column if (w == self._drawn_width and old is not None
                                       and old.shape[0] == n and old.shape[1] <= ncols) else 0
         img = np.full((n, ncols), theme.HEAT_EMPTY, np.uint8)
-        if start:
+        if start and old is not None:
             img[:, :start] = old[:, :start]
         new = cols >= start
         with np.errstate(divide="ignore", invalid="ignore"):
