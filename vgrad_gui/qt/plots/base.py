@@ -188,8 +188,9 @@ class View(QWidget):
         self._deferrals = 0
         self._seen = version
         self._cursor_seen = cursor
-        self._contained("refresh", self.refresh)
-        self.clock.charge(self._paint_s, supporting=self.yields)
+        # A refresh that found nothing new to draw (it returns False) causes no paint.
+        if self._contained("refresh", self.refresh) is not False:
+            self.clock.charge(self._paint_s, supporting=self.yields)
 
     def painted(self, seconds: float) -> None:
         """This view painted, in ``seconds``: the frames' budget counts it, and the clock
@@ -197,18 +198,20 @@ class View(QWidget):
         self._paint_s = seconds
         self.clock.painted()
 
-    def _contained(self, what: str, call: Callable[[], object]) -> None:
+    def _contained(self, what: str, call: Callable[[], object]) -> object:
         """A view that cannot follow a run (a bug, or a run file the checks let through)
         says so in place, once, and tries again when the data changes; the other views and
-        the app go on."""
+        the app go on. Returns what ``call`` returned (None after a failure)."""
         try:
-            call()
+            result = call()
             if what == "on_run":
                 self.recovered()
+            return result
         except Exception as exc:  # one view's failure must not become a dialog per frame
             report_once(f"{type(self).__name__}.{what}", exc)
             self.failed(f"This view could not follow this run ({type(exc).__name__}); the "
                         "other views are unaffected. Details on the terminal.")
+            return None
 
     def failed(self, text: str) -> None:
         """Show that this view failed (subclasses with a note show it there)."""
@@ -234,7 +237,8 @@ class View(QWidget):
     def clear(self) -> None:
         """No run to show (the one this view followed was removed)."""
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool | None:
+        """Draw the runs' current state; False when nothing new was drawn (no paint comes)."""
         raise NotImplementedError
 
 

@@ -75,6 +75,7 @@ class SignalDepthView(PlotView):
         self._range: tuple[float, float] | None = None
         self._reference: dict[str, np.ndarray] | None = None
         self._reference_step: int | None = None
+        self._drawn: tuple[int, tuple[str, ...]] | None = None  # the record drawn, and what
         self.setToolTip("Each layer's forward signal (the spread of its output), the gradient "
                         "that reaches its output on the way back, and its weight gradient, on "
                         "one absolute log scale.\nSolid: the latest measurement; dashed: the "
@@ -93,6 +94,7 @@ class SignalDepthView(PlotView):
         self._range = None
         self._reference = None
         self._reference_step = None
+        self._drawn = None
         self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
         missing = [label for name, table, label, _ in QUANTITIES
                    if name not in dict(run.history.layouts[table])]
@@ -135,13 +137,19 @@ class SignalDepthView(PlotView):
         return max(0, int(np.searchsorted(probe_steps, step, side="right")) - 1) - len(
             probe_steps) if len(probe_steps) else -1
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         if self.run is None:
-            return
+            return False
         latest = self._values(self._probe_index())
         if latest is None:
-            return
+            return False
         step, values = latest
+        # Statistics come every 100 steps and this view's turn 5 times a second: the same
+        # record drawn again repainted the view (~9 ms) for nothing.
+        drawn = (step, tuple(values))
+        if drawn == self._drawn:
+            return False
+        self._drawn = drawn
         if self._reference is None:
             first = self._values(0)
             if first is not None:
@@ -176,6 +184,7 @@ class SignalDepthView(PlotView):
                                                   if ref_step is not None and ref_step != step
                                                   else ""))
         self.caption.setPos(0, top)
+        return True
 
     def _y_range(self, values: dict[str, np.ndarray]) -> tuple[float, float]:
         """Whole decades that hold every positive finite value (now and at the reference);
