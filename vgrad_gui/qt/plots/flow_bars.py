@@ -29,7 +29,7 @@ class FlowBarsView(PlotView):
     side at each layer, in the runs' colours (grouped per layer)."""
 
     title = "Gradient flow"
-    every, phase = 2, 1  # 30 Hz, on the frames the gradient lines skip
+    every, phase = 2, 1  # 30 Hz, on odd frames: never the gradient lines' (plots/grad_lines)
     multi = True
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:

@@ -37,9 +37,10 @@ def pick_layers(n: int, most: int = MAX_CURVES) -> list[int]:
 class GradientLinesView(PlotView):
     title = "Gradient norm per layer"
     reads_cursor = False  # the whole history, with a cursor line
-    # 20 Hz: 24 curves and their band are the most expensive paint of the window (~10 ms);
-    # a line over thousands of steps moves little between two frames.
-    every, phase = 3, 2
+    # 10 Hz: 24 curves and their band are the most expensive refresh and paint of the window
+    # (~16 ms together, a fifth of its CPU at 20 Hz), and a line over thousands of steps moves
+    # little between two frames; the heatmap shows every new step. Phase 0: no other view's.
+    every, phase = 6, 0
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
