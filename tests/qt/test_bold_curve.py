@@ -67,3 +67,37 @@ def test_thin_and_antialiased_curves_are_drawn_as_pyqtgraph_draws_them(app, qtbo
         theirs = drawn(pg.PlotCurveItem(x, y, pen=pg.mkPen(COLOUR, width=pen_width),
                                         antialias=antialias), qtbot)
         assert (ours == theirs).all()
+
+
+def test_a_translucent_thin_curve_is_drawn_opaque_in_the_colour_it_shows(app, qtbot):
+    """The min-max bands: faint strokes, drawn opaque in the colour one translucent stroke
+    has over the background; strokes drawn over each other no longer add up."""
+    from PySide6.QtGui import QColor
+
+    from vgrad_gui.qt import theme
+
+    faint = QColor(*COLOUR)
+    faint.setAlpha(80)
+    background = QColor(theme.BACKGROUND)
+    bg = np.array([background.red(), background.green(), background.blue()])
+    once = np.round(bg + (np.array(COLOUR) - bg) * 80 / 255)
+    twice = np.round(once + (np.array(COLOUR) - once) * 80 / 255)
+    widget = pg.PlotWidget(background=background)
+    qtbot.addWidget(widget)
+    widget.resize(600, 300)
+    widget.hideAxis("left")
+    widget.hideAxis("bottom")
+    # The same vertical stroke, twice (a band's strokes of two layers that overlap).
+    x, y = np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0, 1.0, 0.0, 1.0])
+    curve = BoldCurve(x, y, pen=pg.mkPen(faint, width=1), antialias=False, connect="pairs")
+    widget.addItem(curve)
+    widget.setXRange(0, 2, padding=0)
+    widget.setYRange(-0.5, 1.5, padding=0)
+    widget.show()
+    qtbot.waitExposed(widget)
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    words = np.frombuffer(image.constBits(), np.uint32, image.sizeInBytes() // 4)
+    rgb = np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(int)
+    assert (np.abs(rgb - once).max(axis=-1) <= 2).sum() > 50  # the stroke, blended once
+    assert not (np.abs(rgb - twice).max(axis=-1) <= 2).any()  # never twice
+    assert curve.opts["pen"].color().alpha() == 80  # the item keeps its own pen

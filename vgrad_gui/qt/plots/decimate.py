@@ -10,6 +10,7 @@ import pyqtgraph as pg
 
 from vgrad_gui.core import history as core_history
 from vgrad_gui.core.history import AlignedBins, Binned, Series
+from vgrad_gui.qt.plots.bold_curve import BoldCurve
 
 
 def range_bins(series: Series, cols: slice, x0: float, x1: float, n_bins: int) -> Binned:
@@ -72,8 +73,8 @@ def envelope(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray,
 
 
 def band_curve(colour: object, alpha: int = 70) -> pg.PlotCurveItem:
-    """A faint, thin, unantialiased curve for an envelope."""
+    """A faint, thin, unantialiased curve for an envelope (drawn opaque: bold_curve)."""
     c = pg.mkColor(colour)
     c.setAlpha(alpha)
-    return pg.PlotCurveItem(pen=pg.mkPen(c, width=1), antialias=False, skipFiniteCheck=True,
-                            connect="pairs")
+    return BoldCurve(pen=pg.mkPen(c, width=1), antialias=False, skipFiniteCheck=True,
+                     connect="pairs")
