@@ -11,7 +11,6 @@ from vgrad_gui.core.records import RecordBlock, row_width
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
-from vgrad_gui.qt.plots.heat_image import lut_words
 from vgrad_gui.qt.plots.heatmap import HeatmapView
 
 
@@ -66,7 +65,7 @@ def test_a_growing_run_is_drawn_as_a_fresh_view_draws_it(qtbot):
         assert np.array_equal(live.image.image, fresh.image.image), step
         assert live.image.rect == fresh.image.rect
         assert np.array_equal(drawn_words(live),
-                              lut_words(theme.heat_lut())[live.image.image]), step
+                              theme.argb32(theme.heat_lut())[live.image.image]), step
         fresh.release()
     assert len(widths) >= 3  # the bins widened (merged) on the way...
     assert sum(s > 0 for s in starts) >= 4  # ...and between, only new columns were coloured
@@ -85,7 +84,7 @@ def test_a_theme_change_colours_every_column_again(app, qtbot):
     try:
         theme.set_theme(app, other)
         after = drawn_words(v)
-        assert np.array_equal(after, lut_words(theme.heat_lut())[v.image.image])
+        assert np.array_equal(after, theme.argb32(theme.heat_lut())[v.image.image])
         assert not np.array_equal(after, before)
     finally:
         theme.set_theme(app, was)

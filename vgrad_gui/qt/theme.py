@@ -578,6 +578,24 @@ def level_colours() -> list[QColor]:
     return _level_colours
 
 
+def over(colour: QColor, alpha: float, background: QColor | None = None) -> QColor:
+    """``colour`` at opacity ``alpha`` over ``background`` (the theme's by default), as one
+    opaque colour: QPainter draws opaque lines and fills on its fast paths."""
+    under = QColor(BACKGROUND) if background is None else background
+    return QColor(round(under.red() + (colour.red() - under.red()) * alpha),
+                  round(under.green() + (colour.green() - under.green()) * alpha),
+                  round(under.blue() + (colour.blue() - under.blue()) * alpha))
+
+
+def argb32(rgba: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) or RGBA (..., 4) as premultiplied ARGB32 words, the pixels of a
+    QImage.Format_ARGB32_Premultiplied (or Format_RGB32, when every alpha is 255)."""
+    c = rgba.astype(np.uint32)
+    a = c[..., 3] if c.shape[-1] == 4 else np.full(c.shape[:-1], 255, np.uint32)
+    r, g, b = ((c[..., k] * a + 127) // 255 for k in range(3))
+    return (a << 24) | (r << 16) | (g << 8) | b
+
+
 def heat_indices(log_values: np.ndarray, levels: tuple[float, float] = HEAT_LEVELS
                  ) -> np.ndarray:
     """Map log10 values to heat_lut indices; exactly zero (log10 = -inf) to the zero colour,

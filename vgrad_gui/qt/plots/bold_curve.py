@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPainter, QPen, QTransform
+from PySide6.QtGui import QPainter, QPen, QTransform
 
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.guard import guard_item_classes
@@ -41,7 +41,7 @@ class BoldCurve(pg.PlotCurveItem):
         thin = QPen(pen)
         thin.setWidthF(1)
         if see_through:
-            thin.setColor(_over_background(pen.color()))
+            thin.setColor(theme.over(pen.color(), pen.color().alphaF()))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.setPen(thin)
         path = self.getPath()
@@ -50,15 +50,6 @@ class BoldCurve(pg.PlotCurveItem):
             p.setTransform(base * QTransform.fromTranslate(dx, dy))
             p.drawPath(path)
         p.setTransform(base)
-
-
-def _over_background(colour: QColor) -> QColor:
-    """``colour`` as it looks over the plots' background, opaque."""
-    background = QColor(theme.BACKGROUND)
-    a = colour.alphaF()
-    return QColor(round(background.red() + (colour.red() - background.red()) * a),
-                  round(background.green() + (colour.green() - background.green()) * a),
-                  round(background.blue() + (colour.blue() - background.blue()) * a))
 
 
 guard_item_classes(BoldCurve)

@@ -18,6 +18,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 
+from vgrad_gui.qt import theme
+
 
 def _number(k: int) -> QColor:
     """The colour whose RGB32 pixel value is ``k`` (below 2**24)."""
@@ -64,12 +66,6 @@ def _spans(starts: np.ndarray, r: float, across: bool) -> tuple[np.ndarray, ...]
         out += [firsts, lasts]
     shift = base.astype(np.int64) - 2
     return tuple(v[which] + shift for v in out)
-
-
-def _pack(rgb: np.ndarray) -> np.ndarray:
-    """uint8 (..., 3) RGB as opaque ARGB32 words (QImage.Format_RGB32)."""
-    rgb = rgb.astype(np.uint32)
-    return np.uint32(0xFF000000) | (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 class DenseRaster:
@@ -177,7 +173,7 @@ class DenseRaster:
                 on = rings >= times
                 rgb[on] = outline[:3] * a + rgb[on] * (1 - a)
         table = np.concatenate([base, rgb])
-        words = _pack(np.clip(np.round(table), 0, 255).astype(np.uint8))
+        words = theme.argb32(np.clip(np.round(table), 0, 255).astype(np.uint8))
         np.take(words, self.slot, out=self._words)
         return QImage(self._words.data, self.width, self.height, self.width * 4,
                       QImage.Format.Format_RGB32)

@@ -21,14 +21,6 @@ from vgrad_gui.qt import theme
 from vgrad_gui.qt.guard import guard_item_classes
 
 
-def lut_words(lut: np.ndarray) -> np.ndarray:
-    """A (256, 4) RGBA uint8 LUT as premultiplied ARGB32 words."""
-    rgba = lut.astype(np.uint32)
-    a = rgba[:, 3]
-    r, g, b = ((rgba[:, k] * a + 127) // 255 for k in range(3))
-    return (a << 24) | (r << 16) | (g << 8) | b
-
-
 class HeatImage(pg.GraphicsObject):
     """``image``: the heat indices drawn (``theme.heat_indices``, one row per layer, input
     first), or None; ``rect``: where they are drawn, in the plot's coordinates."""
@@ -39,7 +31,7 @@ class HeatImage(pg.GraphicsObject):
         self.rect = QRectF()
         self._words = np.zeros((0, 0), np.uint32)  # rows x capacity; the first columns used
         self._qimage: QImage | None = None
-        self._lut = lut_words(theme.heat_lut())
+        self._lut = theme.argb32(theme.heat_lut())
 
     def clear(self) -> None:
         self.prepareGeometryChange()
@@ -55,9 +47,7 @@ class HeatImage(pg.GraphicsObject):
         if self._words.shape[0] != rows or self._words.shape[1] < cols:
             # Room to grow: a live run adds a column every few frames.
             grown = np.zeros((rows, max(cols, 2 * self._words.shape[1], 64)), np.uint32)
-            if self._words.shape[0] != rows:
-                changed_from = 0
-            elif changed_from:
+            if changed_from:  # the same rows as before (checked above)
                 grown[:, :changed_from] = self._words[:, :changed_from]
             self._words = grown
         np.take(self._lut, indices[:, changed_from:], out=self._words[:, changed_from:cols])
@@ -71,7 +61,7 @@ class HeatImage(pg.GraphicsObject):
 
     def recolour(self) -> None:
         """The theme's heat map changed: colour every column again."""
-        self._lut = lut_words(theme.heat_lut())
+        self._lut = theme.argb32(theme.heat_lut())
         if self.image is not None:
             self.show_indices(self.image, self.rect)
 

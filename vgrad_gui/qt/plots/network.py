@@ -218,7 +218,7 @@ class NetworkDiagramView(View):
         if k is not None:
             return self._palette()[2][k]
         colour = self.layer_colour(i, LINK_FLOOR)
-        return _over(colour, colour.alphaF() * 0.8, background)
+        return theme.over(colour, colour.alphaF() * 0.8, background)
 
     def _palette(self) -> tuple[list[QColor], list[QColor], list[QColor]]:
         """Per brightness level (0..255, as ``_colour`` quantises it): a unit's colour, a
@@ -228,7 +228,7 @@ class NetworkDiagramView(View):
             background = QColor(theme.BACKGROUND)
             units = [self._colour(k / 255, UNIT_FLOOR) for k in range(256)]
             links = [self._colour(k / 255, LINK_FLOOR) for k in range(256)]
-            bands = [_over(c, c.alphaF() * 0.8, background) for c in links]
+            bands = [theme.over(c, c.alphaF() * 0.8, background) for c in links]
             self._palette_kept = (units, links, bands)
             self._palette_arrays = (np.array([_rgba(c) for c in units], np.float32),
                                     np.array([_rgb(c) for c in bands], np.float32))
@@ -277,7 +277,7 @@ class NetworkDiagramView(View):
             for i in range(n_layers):
                 colour = self.layer_colour(i, LINK_FLOOR)
                 a, b = ys[i], ys[i + 1]
-                p.setPen(QPen(_over(colour, colour.alphaF(), background), 1))
+                p.setPen(QPen(theme.over(colour, colour.alphaF(), background), 1))
                 p.drawLines([QLineF(xs[i], ya, xs[i + 1], yb) for ya in a for yb in b])
         # Residual shortcuts: arcs over the blocks that have them.
         if self.residual:
@@ -295,7 +295,7 @@ class NetworkDiagramView(View):
             p.setPen(QPen(outline, 1))
             for c, x in enumerate(xs):
                 fill = QColor(theme.TEXT_DIM) if c == 0 else self.layer_colour(c - 1)
-                p.setBrush(_over(fill, fill.alphaF(), background))  # opaque: see the links
+                p.setBrush(theme.over(fill, fill.alphaF(), background))  # opaque: see the links
                 for y in ys[c]:
                     p.drawEllipse(QPointF(x, y), r, r)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -377,10 +377,3 @@ def _rgb(colour: QColor) -> tuple[int, int, int]:
 
 def _rgba(colour: QColor) -> tuple[int, int, int, float]:
     return colour.red(), colour.green(), colour.blue(), colour.alphaF()
-
-
-def _over(colour: QColor, alpha: float, background: QColor) -> QColor:
-    """``colour`` at opacity ``alpha`` over ``background``, as one opaque colour."""
-    return QColor(round(background.red() + (colour.red() - background.red()) * alpha),
-                  round(background.green() + (colour.green() - background.green()) * alpha),
-                  round(background.blue() + (colour.blue() - background.blue()) * alpha))
