@@ -1,7 +1,10 @@
-"""What several GUI tests do: draw every view, wait for every view to follow a new run, and
-check that each view's per-layer state matches the run's depth."""
+"""What several GUI tests do: draw every view, wait for every view to follow a new run, check
+that each view's per-layer state matches the run's depth, and read an image's pixels."""
 
 from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
 
 from vgrad_gui.qt import guard
 from vgrad_gui.qt.main_window import MainWindow
@@ -61,3 +64,12 @@ def check_per_layer_state(window: MainWindow) -> None:
 
 def paint_failures() -> int:
     return guard.failures
+
+
+def rgb_pixels(image: QImage) -> np.ndarray:
+    """An image's pixels as int RGB, (height, width, 3)."""
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    words = np.frombuffer(image.constBits(), np.uint32,
+                          image.height() * image.bytesPerLine() // 4)
+    words = words.reshape(image.height(), -1)[:, :image.width()]
+    return np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(int)

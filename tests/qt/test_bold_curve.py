@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QImage
 
+from tests.qt.helpers import rgb_pixels
 from vgrad_gui.qt.plots.bold_curve import BoldCurve
 
 COLOUR = (250, 200, 20)
@@ -26,10 +26,7 @@ def drawn(curve: pg.PlotCurveItem, qtbot) -> np.ndarray:
     widget.setYRange(float(y.min()), float(y.max()), padding=0.05)
     widget.show()
     qtbot.waitExposed(widget)
-    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    words = np.frombuffer(image.constBits(), np.uint32, image.sizeInBytes() // 4)
-    words = words.reshape(image.height(), -1)[:, :image.width()]
-    rgb = np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(int)
+    rgb = rgb_pixels(widget.grab().toImage())
     return (np.abs(rgb - np.array(COLOUR)).max(axis=-1) <= 8)
 
 
@@ -95,9 +92,7 @@ def test_a_translucent_thin_curve_is_drawn_opaque_in_the_colour_it_shows(app, qt
     widget.setYRange(-0.5, 1.5, padding=0)
     widget.show()
     qtbot.waitExposed(widget)
-    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
-    words = np.frombuffer(image.constBits(), np.uint32, image.sizeInBytes() // 4)
-    rgb = np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(int)
+    rgb = rgb_pixels(widget.grab().toImage())
     assert (np.abs(rgb - once).max(axis=-1) <= 2).sum() > 50  # the stroke, blended once
     assert not (np.abs(rgb - twice).max(axis=-1) <= 2).any()  # never twice
     assert curve.opts["pen"].color().alpha() == 80  # the item keeps its own pen

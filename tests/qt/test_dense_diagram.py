@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPolygonF
 
+from tests.qt.helpers import rgb_pixels
 from tests.qt.test_readings_views import show, synthetic
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.plots.dense_raster import DenseRaster
@@ -45,15 +46,7 @@ def painted(width: int, height: int, xs: list[float], ys: list[list[float]], r: 
         p.setBrush(units[c])
         p.drawRects([QRectF(x - r, y - r, 2 * r, 2 * r) for y in ys[c]])
     p.end()
-    return pixels(image)
-
-
-def pixels(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB32)
-    words = np.frombuffer(image.constBits(), np.uint32,
-                          image.height() * image.bytesPerLine() // 4)
-    words = words.reshape(image.height(), -1)[:, :image.width()]
-    return np.stack([(words >> s) & 0xFF for s in (16, 8, 0)], axis=-1).astype(int)
+    return rgb_pixels(image)
 
 
 @pytest.mark.parametrize("n_layers,width,height,r", [
@@ -74,7 +67,7 @@ def test_the_image_matches_the_shapes_qpainter_drew(app, n_layers, width, height
     expected = painted(width, height, xs, ys, r, background, bands, units, outline)
 
     raster = DenseRaster(width, height, xs, ys, r)
-    got = pixels(raster.image(
+    got = rgb_pixels(raster.image(
         np.array([background.red(), background.green(), background.blue()], np.float32),
         np.array([[c.red(), c.green(), c.blue()] for c in bands], np.float32),
         np.array([[c.red(), c.green(), c.blue(), c.alphaF()] for c in units], np.float32),
@@ -99,7 +92,7 @@ def test_a_painted_deep_diagram_shows_each_layers_band_colour(app, qtbot, window
     show(window, qtbot, synthetic(norms))
     diagram = window.diagram
     qtbot.waitUntil(lambda: len(diagram.levels) == len(norms))
-    image = pixels(diagram.grab().toImage())
+    image = rgb_pixels(diagram.grab().toImage())
     xs, ys, _ = diagram._geometry()
     assert xs[1] - xs[0] < 14  # dense: bands, not lines
     background = QColor(theme.BACKGROUND)
