@@ -37,6 +37,7 @@ from vgrad_gui.core import export, readings
 from vgrad_gui.core.export import ExportError
 from vgrad_gui.core.run import Run
 from vgrad_gui.qt import collector, guard, theme
+from vgrad_gui.qt.plots.axes import DecadeAxis, LayerAxis, StepAxis
 
 FORMATS = ("png", "svg")
 MAX_SCALE = 8.0  # 6400 x 4000 pixels at the default size: a poster, not a memory error
@@ -50,51 +51,6 @@ SIGNAL_STYLE = {"signal_std": ("forward signal std(h)", "#56B4E9"),
                 "grad_norm": ("weight gradient ‖∇W‖", "#CC79A7")}
 CLASS_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
                  "#F0E442", "#999999", "#ffffff", "#000000"]
-
-
-# -- axes -------------------------------------------------------------------------------------
-class LayerAxis(pg.AxisItem):
-    """Layer numbers at each layer's slot middle (i + 0.5), input first, 'out' for the output
-    layer (when ``with_output``)."""
-
-    def __init__(self, orientation: str, count: int, with_output: bool = True) -> None:
-        super().__init__(orientation)
-        self.count = max(1, count)
-        self.with_output = with_output
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
-        n = self.count
-        step = 1
-        for s in (1, 2, 5, 10, 20, 25, 50, 100):
-            step = s
-            if size / n * s >= 22:
-                break
-        ticks = [i + 0.5 for i in range(n) if i == 0 or (i + 1) % step == 0 or i == n - 1]
-        if len(ticks) >= 3 and ticks[-1] - ticks[-2] < step * 0.6:
-            del ticks[-2]
-        return [(float(step), ticks)]
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        last = self.count - 1
-        return ["out" if self.with_output and int(v) == last else str(int(v) + 1)
-                for v in values]
-
-
-class DecadeAxis(pg.AxisItem):
-    """An axis over log10 values labelled in whole decades: 10⁻⁸ … 1 … 10²."""
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
-        lo, hi = math.floor(min(minVal, maxVal)), math.floor(max(minVal, maxVal)) + 1
-        per_decade = size / max(1, hi - lo)
-        step = 1
-        for s in (1, 2, 3, 4, 5, 10, 20, 50):
-            step = s
-            if per_decade * s >= 28:
-                break
-        return [(float(step), [float(v) for v in range(lo, hi + 1) if v % step == 0])]
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        return [theme.decade_label(v) for v in values]
 
 
 # -- building blocks --------------------------------------------------------------------------
@@ -195,7 +151,7 @@ class _Figure:
 def _heatmap(fig: _Figure, run: Run, step: int, size: tuple[int, int]) -> None:
     h = run.history
     n = h.n_layers
-    plot = fig.plot(0, axisItems={"left": LayerAxis("left", n)})
+    plot = fig.plot(0, axisItems={"left": LayerAxis("left", n), "bottom": StepAxis()})
     plot.showGrid(x=False, y=False)
     _label(plot, "bottom", "step")
     _label(plot, "left", "layer (input at the bottom)")
@@ -236,7 +192,7 @@ def _note(text: str) -> pg.LabelItem:
 def _lines(fig: _Figure, run: Run, step: int, size: tuple[int, int]) -> None:
     h = run.history
     n = h.n_layers
-    plot = fig.plot(0, axisItems={"left": DecadeAxis("left")})
+    plot = fig.plot(0, axisItems={"left": DecadeAxis("left"), "bottom": StepAxis()})
     _label(plot, "bottom", "step")
     _label(plot, "left", "‖∇W‖")
     b = export.bin_records(export.records_upto(h, "steps", "grad_norm", step),
@@ -331,8 +287,8 @@ def _bars(fig: _Figure, run: Run, step: int, size: tuple[int, int]) -> None:
 
 def _loss(fig: _Figure, run: Run, step: int, size: tuple[int, int]) -> None:
     h = run.history
-    loss_plot = fig.plot(0)
-    acc_plot = fig.plot(0, row=fig.row + 1)
+    loss_plot = fig.plot(0, axisItems={"bottom": StepAxis()})
+    acc_plot = fig.plot(0, row=fig.row + 1, axisItems={"bottom": StepAxis()})
     _label(loss_plot, "left", "loss")
     _label(acc_plot, "left", "accuracy")
     _label(acc_plot, "bottom", "step")

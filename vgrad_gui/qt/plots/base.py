@@ -318,25 +318,6 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
     plot.setLabel(side, text, **theme.axis_label_style())
 
 
-class DecadeAxis(pg.AxisItem):
-    """An axis over log10 values that labels whole decades: 10⁻⁸ … 1 … 10²."""
-
-    def tickValues(self, minVal, maxVal, size):
-        lo, hi = int(min(minVal, maxVal) // 1), int(max(minVal, maxVal) // 1) + 1
-        span = max(1, hi - lo)
-        px_per_decade = size / span
-        step = 1
-        for s in (1, 2, 3, 4, 5, 10, 20):
-            step = s
-            if px_per_decade * s >= 28:
-                break
-        major = [float(v) for v in range(lo, hi + 1) if v % step == 0]
-        return [(float(step), major)]
-
-    def tickStrings(self, values, scale, spacing):
-        return [theme.decade_label(v) for v in values]
-
-
 def step_axis_end(current: float, last_step: float, max_steps: int) -> float | None:
     """Where a step axis should end, or None to leave it. It grows in jumps of 25% (capped at
     the run's max steps), not every frame: every range change relays the axes out and costs a

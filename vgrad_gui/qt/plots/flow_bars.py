@@ -14,8 +14,8 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
-from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
-from vgrad_gui.qt.plots.heatmap import LayerAxis
+from vgrad_gui.qt.plots.axes import DecadeAxis, LayerAxis
+from vgrad_gui.qt.plots.base import PlotView, set_axis_label
 
 FLOOR_HEIGHT = 0.25  # decades: a layer with no gradient is a stub on the floor, not nothing
 # No outline: pyqtgraph draws a white one when none is given, and on 200 thin bars the

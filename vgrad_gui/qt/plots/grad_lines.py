@@ -17,7 +17,8 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
-from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label, step_axis_end
+from vgrad_gui.qt.plots.axes import DecadeAxis, StepAxis
+from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
 from vgrad_gui.qt.plots.bold_curve import BoldCurve
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
@@ -44,7 +45,7 @@ class GradientLinesView(PlotView):
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
-        self.plot = self.add_plot(axisItems={"left": DecadeAxis("left")})
+        self.plot = self.add_plot(axisItems={"left": DecadeAxis("left"), "bottom": StepAxis()})
         self.cursor_lines = [CursorLine(self.plot)]
         set_axis_label(self.plot, "bottom", "step")
         set_axis_label(self.plot, "left", "‖∇W‖")  # the dock title names it; longer was cut off

@@ -15,50 +15,10 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
-from vgrad_gui.qt.plots.base import (
-    DecadeAxis,
-    PlotView,
-    set_axis_label,
-    step_axis_end,
-    style_plot,
-)
+from vgrad_gui.qt.plots.axes import DecadeAxis, LayerAxis, StepAxis
+from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end, style_plot
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.heat_image import HeatImage
-
-
-class LayerAxis(pg.AxisItem):
-    """Layer numbers at the middle of each layer's slot (x or y = i + 0.5), input first;
-    'out' for the output layer."""
-
-    def __init__(self, orientation: str = "left") -> None:
-        super().__init__(orientation)
-        self.count = 1
-        self.with_output = True
-
-    def configure(self, count: int, with_output: bool = True) -> None:
-        """``count`` slots; the last is the output layer when ``with_output``."""
-        self.count = max(1, count)
-        self.with_output = with_output
-        self.picture = None
-        self.update()
-
-    def tickValues(self, minVal, maxVal, size):
-        n = self.count
-        step = 1
-        for s in (1, 2, 5, 10, 20, 25, 50):
-            step = s
-            if size / n * s >= 22:
-                break
-        last = n - 1
-        ticks = [i + 0.5 for i in range(n) if i == 0 or (i + 1) % step == 0 or i == last]
-        if len(ticks) >= 2 and ticks[-1] - ticks[-2] < step * 0.6 and ticks[-2] != 0.5:
-            del ticks[-2]  # keep the last label from crowding its neighbour
-        return [(float(step), ticks)]
-
-    def tickStrings(self, values, scale, spacing):
-        last = self.count - 1
-        return ["out" if self.with_output and int(v) == last else str(int(v) + 1)
-                for v in values]
 
 
 class HeatmapView(PlotView):
@@ -70,7 +30,7 @@ class HeatmapView(PlotView):
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
         self.layer_axis = LayerAxis("left")
-        self.plot = self.add_plot(axisItems={"left": self.layer_axis})
+        self.plot = self.add_plot(axisItems={"left": self.layer_axis, "bottom": StepAxis()})
         self.plot.showGrid(x=False, y=False)
         set_axis_label(self.plot, "bottom", "step")
         set_axis_label(self.plot, "left", "layer (input at the bottom)")

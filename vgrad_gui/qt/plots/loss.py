@@ -9,6 +9,7 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
+from vgrad_gui.qt.plots.axes import StepAxis
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
 from vgrad_gui.qt.plots.bold_curve import BoldCurve
 from vgrad_gui.qt.plots.cursor_line import CursorLine
@@ -29,8 +30,8 @@ class LossView(PlotView):
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
-        self.loss_plot = self.add_plot(row=0, col=0)
-        self.acc_plot = self.add_plot(row=1, col=0)
+        self.loss_plot = self.add_plot(row=0, col=0, axisItems={"bottom": StepAxis()})
+        self.acc_plot = self.add_plot(row=1, col=0, axisItems={"bottom": StepAxis()})
         self.cursor_lines = [CursorLine(self.loss_plot), CursorLine(self.acc_plot)]
         set_axis_label(self.loss_plot, "left", "loss")
         set_axis_label(self.acc_plot, "left", "accuracy")

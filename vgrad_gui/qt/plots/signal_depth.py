@@ -22,8 +22,8 @@ from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
-from vgrad_gui.qt.plots.base import DecadeAxis, PlotView, set_axis_label
-from vgrad_gui.qt.plots.heatmap import LayerAxis
+from vgrad_gui.qt.plots.axes import DecadeAxis, LayerAxis
+from vgrad_gui.qt.plots.base import PlotView, set_axis_label
 
 # Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
 QUANTITIES = (
