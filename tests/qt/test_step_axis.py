@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage, QPainter
@@ -38,7 +40,7 @@ def drawn_labels(qtbot, width: int, lo: float, hi: float) -> list[tuple[float, f
 def test_step_labels_never_touch(app, qtbot, width, hi):
     labels = drawn_labels(qtbot, width, 0.0, hi)
     assert labels, "every axis keeps at least one label"
-    for (_, right, text), (left, _, following) in zip(labels, labels[1:]):
+    for (_, right, text), (left, _, following) in pairwise(labels):
         assert right < left, f"{text!r} runs into {following!r} at {width} px"
 
 
@@ -46,7 +48,7 @@ def test_a_wide_axis_still_labels_several_steps(app, qtbot):
     labels = drawn_labels(qtbot, 600, 0.0, 2_000.0)
     values = [float(text) for _, _, text in labels]
     assert len(values) >= 3
-    assert len({b - a for a, b in zip(values, values[1:])}) == 1, values
+    assert len({b - a for a, b in pairwise(values)}) == 1, values
 
 
 def test_large_step_counts_read_as_k_and_m():
@@ -55,6 +57,6 @@ def test_large_step_counts_read_as_k_and_m():
 
 
 def test_spacings_are_one_two_five_and_whole_steps():
-    first = list(zip(range(7), nice_spacings(0.3)))
+    first = list(zip(range(7), nice_spacings(0.3), strict=False))
     assert [s for _, s in first] == [1, 2, 5, 10, 20, 50, 100]
     assert next(nice_spacings(130.0)) == 200
