@@ -50,7 +50,7 @@ def check_per_layer_state(window: MainWindow) -> None:
     assert v["heatmap"].layer_axis.count == n
     image = v["heatmap"].image.image
     assert image is None or image.shape[0] == n
-    assert len(v["lines"].curves) == min(n, MAX_CURVES)
+    assert len(v["lines"].lines) == min(n, MAX_CURVES)
     assert max(v["lines"].layers) == n - 1
     logs = v["lines"]._logs
     assert logs is None or logs.shape[1] == len(v["lines"].layers)

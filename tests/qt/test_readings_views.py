@@ -82,7 +82,7 @@ def test_zero_is_never_drawn_in_the_nan_colour(app, qtbot, window):
     qtbot.waitUntil(lambda: lines.zero_line.isVisible())
     assert lines.zero_line.opts["pen"].color() == zero
     assert lines.nan_line.opts["pen"].color() == nan
-    _, y = lines.curves[0].getData()  # the underflowed layer sits on the floor, drawn
+    _, y = lines.lines.data(0)  # the underflowed layer sits on the floor, drawn
     assert np.isfinite(y).all() and np.allclose(y, lines.floor)
     health = v["health"]
     qtbot.waitUntil(lambda: health.ratio_zero_label.isVisible())
@@ -115,7 +115,7 @@ def test_a_one_step_spike_reaches_the_drawn_max_band(app, qtbot, window):
     ex, ey = lines.envelopes[0]
     assert ex.max() > 90_000  # the whole run is in view
     assert ey.max() >= 2.99  # log10(1e3): the spike, at full zoom-out
-    _, mean_y = lines.curves[0].getData()
+    _, mean_y = lines.lines.data(0)
     assert mean_y.max() < 2.0  # ... which the bin means alone would hide
     # Zoomed into a range, the steps in view are re-binned (finer than the whole run's).
     whole_width = np.diff(lines._x).max()

@@ -24,9 +24,9 @@ def test_a_short_run_reaches_n_steps_and_updates_every_view(app, qtbot, window):
     views = window.views
     qtbot.waitUntil(lambda: views["heatmap"].image.image is not None)
     assert views["heatmap"].image.image.shape[0] == n
-    x, _y = views["lines"].curves[0].getData()
+    x, _y = views["lines"].lines.data(0)
     assert len(x) > 10 and x[-1] > 250
-    assert len(views["lines"].curves) == n
+    assert len(views["lines"].lines) == n
     assert len(views["bars"].bars.opts["height"]) == n
     lx, _ly = views["loss"].train_loss.getData()
     assert len(lx) > 10
@@ -134,7 +134,7 @@ def test_one_and_two_hundred_layers_draw(app, qtbot, window):
             return image is not None and image.shape[0] == n and len(window.diagram.levels) == n
 
         qtbot.waitUntil(drawn)
-        assert len(window.views["lines"].curves) == min(n, 24)
+        assert len(window.views["lines"].lines) == min(n, 24)
 
 
 def test_save_and_open_a_run(app, qtbot, window, tmp_path):

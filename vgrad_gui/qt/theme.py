@@ -448,7 +448,10 @@ def _swap_each(values: object) -> list | None:
 
 def _restyle_item(item: QGraphicsItem, font_factor: float) -> None:
     opts = getattr(item, "opts", None)
-    if isinstance(item, pg.AxisItem):
+    restyle_pens = getattr(item, "restyle_pens", None)  # an item of the app's own (LineSet)
+    if callable(restyle_pens):
+        restyle_pens(_swapped)
+    elif isinstance(item, pg.AxisItem):
         style_axis(item)
     elif isinstance(item, pg.PlotDataItem):
         for key, setter in (("pen", item.setPen), ("shadowPen", item.setShadowPen),

@@ -19,9 +19,9 @@ from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.axes import DecadeAxis, StepAxis
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
-from vgrad_gui.qt.plots.bold_curve import BoldCurve
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
+from vgrad_gui.qt.plots.line_set import LineSet
 
 BAND_PIXELS = 3
 MAX_CURVES = 24  # more lines than this cannot be told apart; the heatmap shows every layer
@@ -38,9 +38,9 @@ def pick_layers(n: int, most: int = MAX_CURVES) -> list[int]:
 class GradientLinesView(PlotView):
     title = "Gradient norm per layer"
     reads_cursor = False  # the whole history, with a cursor line
-    # 10 Hz: 24 curves and their band are the most expensive refresh and paint of the window
-    # (~16 ms together, a fifth of its CPU at 20 Hz), and a line over thousands of steps moves
-    # little between two frames; the heatmap shows every new step. Phase 0: no other view's.
+    # 10 Hz: 24 lines and their band are among the most expensive refreshes and paints of the
+    # window, and a line over thousands of steps moves little between two frames; the heatmap
+    # shows every new step. Phase 0: no other view's.
     every, phase = 6, 0
 
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
@@ -53,16 +53,13 @@ class GradientLinesView(PlotView):
         self.legend = pg.LegendItem(colCount=6, labelTextSize=f"{theme.point_size(0.85):.0f}pt",
                                     horSpacing=18)
         self.graphics.addItem(self.legend, row=1, col=0)
-        # Made once: making 24 curves and adding them to the plot cost ~100 ms, in the frame
-        # that rebuilds the view for a new run (an event-loop stall). A run uses the first few.
-        self.pool = [BoldCurve(skipFiniteCheck=True, antialias=False) for _ in range(MAX_CURVES)]
         # Every drawn layer's min-max strokes in one curve, one path: a curve per layer
         # doubled the view's paths, and drawPath/arrayToQPath were most of its paint time.
         self.band = band_curve(theme.TEXT, 60)
         self.plot.addItem(self.band)
-        for curve in self.pool:
-            curve.hide()
-            self.plot.addItem(curve)
+        # One item for every layer's line: a curve item each cost 3x the paint (line_set).
+        self.lines = LineSet()
+        self.plot.addItem(self.lines)
         # Where any drawn layer has no gradient (floor) or a non-finite one (top).
         self.zero_line = pg.PlotCurveItem(pen=pg.mkPen(theme.ZERO, width=4), antialias=False)
         self.nan_line = pg.PlotCurveItem(pen=pg.mkPen(theme.NONFINITE, width=4),
@@ -72,8 +69,7 @@ class GradientLinesView(PlotView):
             item.hide()
             self.plot.addItem(item, ignoreBounds=item is self.zero_label)
         self.floor = -8.0  # the y of "exactly 0"
-        self.envelopes: list[tuple[np.ndarray, np.ndarray]] = []  # per curve, as drawn
-        self.curves: list[pg.PlotCurveItem] = []
+        self.envelopes: list[tuple[np.ndarray, np.ndarray]] = []  # per line, as drawn
         self.layers: list[int] = []
         self.bins: Decimator | None = None
         self.follow = True
@@ -100,10 +96,12 @@ class GradientLinesView(PlotView):
         n = len(names)
         self.layers = pick_layers(n)
         colours = theme.depth_colours(n)
-        self.curves = self.pool[:len(self.layers)]
-        for curve in self.pool[len(self.layers):]:
-            curve.hide()
-            curve.setData([], [])
+        # Measured: 24 noisy 400-point curves paint in 3 ms with 1-pixel pens, 24 ms with
+        # 2-pixel pens and 385 ms antialiased; so thin lines, and a thick one for the output
+        # layer, the reference every other layer is compared with (drawn at a thin line's
+        # cost, as BoldCurve draws it).
+        self.lines.set_pens([pg.mkPen(colours[i], width=2 if i == n - 1 else 1)
+                             for i in self.layers])
         self.band.setData([], [])
         for item in (self.zero_line, self.nan_line):
             item.setData([], [])
@@ -113,16 +111,9 @@ class GradientLinesView(PlotView):
         # A few legend entries spread over the depth, among the layers drawn.
         legend_at = {min(self.layers, key=lambda i: abs(i - target))
                      for target in pick_layers(n, 5)} | {n - 1}
-        for i, curve in zip(self.layers, self.curves, strict=True):
-            # Measured: 24 noisy 400-point curves paint in 3 ms with 1-pixel pens, 24 ms with
-            # 2-pixel pens and 385 ms antialiased; so thin lines, and a thick one for the
-            # output layer, the reference every other layer is compared with (a BoldCurve:
-            # at a thin line's cost).
-            curve.setPen(pg.mkPen(colours[i], width=2 if i == n - 1 else 1))
-            curve.setData([], [])
-            curve.show()
+        for j, i in enumerate(self.layers):
             if i in legend_at:
-                self.legend.addItem(curve, names[i])
+                self.legend.addItem(self.lines.legend_sample(j), names[i])
         self.bins = Decimator(run.history.steps, run.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
@@ -148,7 +139,8 @@ class GradientLinesView(PlotView):
         visible = None if self.follow else tuple(self.plot.vb.viewRange()[0])
         b = self.bins.get(width, visible)
         if not len(b.x):
-            for c in (*self.curves, self.band, self.zero_line, self.nan_line):
+            self.lines.set_data(np.empty(0), [np.empty(0)] * len(self.layers))
+            for c in (self.band, self.zero_line, self.nan_line):
                 c.setData([], [])
             self.zero_label.hide()
             self.envelopes = []
@@ -174,12 +166,8 @@ class GradientLinesView(PlotView):
         with np.errstate(invalid="ignore"):
             blo = np.fmin.reduceat(lo, starts, axis=0)
             bhi = np.fmax.reduceat(hi, starts, axis=0)
-        for j, curve in enumerate(self.curves):
-            y = logs[:, j]
-            if np.isfinite(y).all():
-                curve.setData(b.x, y, skipFiniteCheck=True)
-            else:
-                curve.setData(b.x, y, connect="finite", skipFiniteCheck=False)
+        self.lines.set_data(b.x, [logs[:, j] for j in range(len(self.layers))])
+        for j in range(len(self.layers)):
             self.envelopes.append(envelope(bx, blo[:, j], bhi[:, j]))
         if self.envelopes:
             self.band.setData(np.concatenate([e[0] for e in self.envelopes]),
