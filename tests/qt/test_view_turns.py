@@ -67,7 +67,7 @@ def test_a_yielding_view_waits_for_a_frame_with_budget_left_but_never_long(qtbot
     lines.show()
     lines._on_frame(lines.phase)  # takes the run
     assert set(np.diff(_refreshes(lines, clock, monkeypatch))) == {lines.every}
-    monkeypatch.setattr(clock, "over_budget", lambda: True)  # every frame is full
+    monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
     frames = np.array(_refreshes(lines, clock, monkeypatch))
     assert len(frames) > 2
     # It gave its turns up, for a few frames at most each time.
@@ -103,7 +103,7 @@ def test_two_views_past_the_budget_never_take_the_same_frame(qtbot, monkeypatch)
         view._on_frame(view.phase)  # takes the run
         monkeypatch.setattr(view, "refresh", lambda i=i: refreshed[i].append(clock.ticks))
     assert views[0].phase % views[0].every == views[1].phase % views[1].every  # turns meet
-    monkeypatch.setattr(clock, "over_budget", lambda: True)  # every frame is full
+    monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
     for _ in range(72):
         for view in views:
             view.mark_dirty()
@@ -137,3 +137,57 @@ def test_the_statistics_views_draw_only_a_new_record(qtbot):
         assert view.refresh() is True  # a new record: drawn
         assert view.refresh() is False
         view.release()
+
+
+def test_a_view_that_would_take_the_frame_past_the_cap_waits_for_one_of_its_own(qtbot,
+                                                                                monkeypatch):
+    """Its cost is what it last took at most (decaying): one cheap repaint after a 25 ms one
+    does not let it into a frame it would stretch past FRAME_CAP_S (the boundary's 20 ms and
+    the health view's 33 ms in one frame were an 83 ms stall)."""
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    clock = FrameClock()
+    view = GradientLinesView(workspace, clock)
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    view._on_frame(view.phase)  # takes the run
+    clock.frame.connect(lambda _: clock.charge(0.006))  # the heatmap's paint, every frame
+    cost = {"paint": 0.002}
+    refreshed: list[int] = []
+
+    def refresh() -> None:
+        refreshed.append(clock.ticks)
+        view.painted(cost["paint"])  # as the paint it causes would report
+
+    monkeypatch.setattr(view, "refresh", refresh)
+
+    def turns() -> np.ndarray:
+        refreshed.clear()
+        for _ in range(48):
+            view.mark_dirty()
+            clock._tick()
+        return np.array(refreshed)
+
+    assert set(np.diff(turns())) == {view.every}  # cheap: every turn taken
+    view.painted(0.025)  # one costly paint (a new record), then cheap ones again
+    cost["paint"] = 0.002
+    costly = turns()
+    assert len(costly) >= 3
+    # It waited MAX_DEFERRALS frames at first, until its cost had decayed below the cap.
+    assert (costly[0] - view.phase) % view.every == MAX_DEFERRALS % view.every
+    assert view._cost_s < 0.030 - 0.006
+    cost["paint"] = 0.025  # costly every time: every turn waits for a frame of its own
+    turns()
+    frames = turns()
+    assert ((frames - view.phase) % view.every == MAX_DEFERRALS % view.every).all()
+
+
+def test_the_cap_counts_the_view_about_to_draw(qtbot):
+    clock = FrameClock()
+    seen: list[tuple[bool, bool]] = []
+    clock.frame.connect(lambda _: clock.charge(0.010))
+    clock.frame.connect(lambda _: seen.append((clock.over_budget(0.015),
+                                               clock.over_budget(0.025))))
+    clock._tick()
+    assert seen == [(False, True)]  # 10 + 15 ms fits under the cap; 10 + 25 does not

@@ -25,6 +25,13 @@ QUIET_FRAMES = 30
 # A frame's work (the views' refreshes, and the paints they will cause, as last measured)
 # beyond which the views that yield wait for a later frame: the event loop must not stall.
 FRAME_BUDGET_S = 0.014
+# Nor does a view that yields start when the frame, with its own refresh and paint (as views
+# measure them: a maximum that decays by COST_DECAY a paint), would pass FRAME_CAP_S: the 83 ms
+# stalls of one run training live were the boundary's 20 ms paint and the health view's 33 ms
+# refresh and paint in one frame. A view that costs that much alone waits for a frame of its
+# own (MAX_DEFERRALS, below).
+FRAME_CAP_S = 0.030
+COST_DECAY = 0.9
 # A view that has waited this many frames in a row may take a frame past its budget; but one
 # view a frame (the one that has waited longest): two supporting views of four runs in one
 # frame (the lines' 16 ms and the signal's 20, refresh and paint) were the 55-67 ms stalls.
@@ -113,13 +120,14 @@ class FrameClock(QObject):
         self._worked = True
         self._supporting = self._supporting or supporting
 
-    def over_budget(self) -> bool:
-        """Whether this frame's work so far, paints to come included, is past the budget
-        (never outside a frame: a view driven by hand always takes its turn)."""
+    def over_budget(self, own: float = 0.0) -> bool:
+        """Whether this frame's work so far, paints to come included, is past the budget, or
+        would pass the cap with ``own`` seconds more (a view's refresh and paint; never
+        outside a frame: a view driven by hand always takes its turn)."""
         if not self._in_tick:
             return False
         spent = time.perf_counter() - self._tick_started + self._charged
-        return spent > FRAME_BUDGET_S
+        return spent > FRAME_BUDGET_S or spent + own > FRAME_CAP_S
 
     def may_overrun(self, waited: int) -> bool:
         """Whether a view that has waited ``waited`` frames for budget may take this one

@@ -17,7 +17,7 @@ from shiboken6 import isValid
 from vgrad_gui.core.run import Run
 from vgrad_gui.core.workspace import Change, Workspace
 from vgrad_gui.qt import theme
-from vgrad_gui.qt.clock import FrameClock
+from vgrad_gui.qt.clock import COST_DECAY, FrameClock
 from vgrad_gui.qt.guard import guarded_paint_event, report_once
 
 
@@ -64,7 +64,12 @@ class View(QWidget):
         self._pending: tuple[Run, ...] | None = None
         self._seen: tuple[int, ...] | None = None  # the data version drawn last
         self._deferrals = 0  # frames this view has waited for budget, in a row
-        self._paint_s = 0.0  # its last paint's duration (a frame's budget counts it)
+        # What its paint and its refresh cost, as a maximum that decays by COST_DECAY at each
+        # paint: the frames' budget counts them. The last paint alone was a poor guess: the
+        # health view's cheap repaint was followed by a 27 ms one, in a frame it then shared.
+        self._paint_s = 0.0
+        self._refresh_s = 0.0
+        self._cost_s = 0.0  # refresh and paint
         workspace.connect(self._workspace_changed)
         self._turn_signal(clock).connect(self._on_frame)
         self._theme_seen = theme.current()
@@ -180,7 +185,7 @@ class View(QWidget):
                 self._cursor_seen = cursor
                 self._contained("refresh", self.on_cursor)
             return
-        if self.yields and self.clock.over_budget() and \
+        if self.yields and self.clock.over_budget(self._cost_s) and \
                 not self.clock.may_overrun(self._deferrals):
             self._deferrals += 1  # the frame is full: try again on the next one
             self.clock.waiting(self._deferrals)
@@ -189,13 +194,17 @@ class View(QWidget):
         self._seen = version
         self._cursor_seen = cursor
         # A refresh that found nothing new to draw (it returns False) causes no paint.
-        if self._contained("refresh", self.refresh) is not False:
+        started = time.perf_counter()
+        drew = self._contained("refresh", self.refresh) is not False
+        self._refresh_s = time.perf_counter() - started
+        if drew:
             self.clock.charge(self._paint_s, supporting=self.yields)
 
     def painted(self, seconds: float) -> None:
         """This view painted, in ``seconds``: the frames' budget counts it, and the clock
         closes its step-to-pixel sample."""
-        self._paint_s = seconds
+        self._paint_s = max(seconds, COST_DECAY * self._paint_s)
+        self._cost_s = max(self._refresh_s + seconds, COST_DECAY * self._cost_s)
         self.clock.painted()
 
     def _contained(self, what: str, call: Callable[[], object]) -> object:
