@@ -66,8 +66,9 @@ def test_a_gap_where_the_data_are_not_finite(app, qtbot):
     x0, x1 = lines.data(1)[0][[100, 129]]
     shown = (grab([lines], qtbot) == COLOURS[1]).all(axis=-1)
     # Columns of the gap (well inside it) hold none of that line's pixels.
-    left = int(round(600 * (x0 + 8 - (-8)) / (400 + 16)))
-    right = int(round(600 * (x1 - 8 - (-8)) / (400 + 16)))
+    # x from -8 to 408 (2% padding) over 600 pixels; 8 steps inside each end of the gap.
+    left = int(600 * (float(x0) + 8 + 8) / 416)
+    right = int(600 * (float(x1) - 8 + 8) / 416)
     assert shown[:, left:right].sum() == 0
     assert shown[:, :left].sum() > 100
 
