@@ -191,3 +191,37 @@ def test_the_cap_counts_the_view_about_to_draw(qtbot):
                                                clock.over_budget(0.025))))
     clock._tick()
     assert seen == [(False, True)]  # 10 + 15 ms fits under the cap; 10 + 25 does not
+
+
+def test_a_value_axis_moves_in_steps_not_with_every_record():
+    from vgrad_gui.qt.plots.base import steady_range
+
+    first = steady_range(None, -0.62, 0.41, 0.25)
+    assert first == (-0.75, 0.5)
+    assert steady_range(first, -0.7, 0.45, 0.25) is None  # inside: left alone
+    assert steady_range(first, -0.7, 0.6, 0.25) == (-0.75, 0.75)  # out: grows
+    assert steady_range((-10.0, 10.0), -0.1, 0.2, 0.25) == (-0.25, 0.25)  # lost in it
+    assert steady_range(first, float("nan"), 0.2, 0.25) is None
+    assert steady_range(None, 0.3, 0.3, 0.25) == (0.25, 0.5)  # one value: one grain
+
+
+def test_the_health_views_activation_axis_stays_while_the_numbers_drift(qtbot):
+    history = synthetic(np.array([1e-6, 1e-4, 1e-3, 1e-2]), n_steps=40)
+    workspace = Workspace()
+    workspace.add(Run.from_history(history, source="synthetic"))
+    view = HealthView(workspace, FrameClock())
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    view.show()
+    view._on_frame(view.phase)  # takes the run
+    assert view.refresh() is True
+    qtbot.wait(40)  # painted: a range change pyqtgraph defers to the paint is made
+    before = view.acts.vb.viewRange()[1]
+    for step, value in ((41, 0.26), (42, 0.27)):  # activations drift a little
+        for table in ("steps", "probes"):
+            width = sum(w for _, w in history.layouts[table])
+            history.extend(table, np.array([step]), np.full((1, width), value, np.float32))
+        assert view.refresh() is True
+        qtbot.wait(40)
+        assert view.acts.vb.viewRange()[1] == before
+    view.release()

@@ -5,9 +5,11 @@ latency measurement."""
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtGui import QPaintEvent, QResizeEvent
@@ -335,6 +337,23 @@ def step_axis_end(current: float, last_step: float, max_steps: int) -> float | N
     if current >= last and current <= max(4 * last, 10.0):
         return None
     return float(min(max(last * 1.25, 10.0), max(max_steps, last)))
+
+
+def steady_range(current: tuple[float, float] | None, lo: float, hi: float,
+                 grain: float) -> tuple[float, float] | None:
+    """A value axis' new range, in whole ``grain``s, or None to leave ``current``: it moves
+    only when the values leave it or fill less than a third of it. Each range change relays
+    the plot out and redraws its axis and grid (~8 ms for one of the health view's plots)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    span = max(hi - lo, grain)
+    if current is not None and current[0] <= lo and hi <= current[1] \
+            and current[1] - current[0] <= 3 * span:
+        return None
+    new_lo, new_hi = math.floor(lo / grain) * grain, math.ceil(hi / grain) * grain
+    if new_hi <= new_lo:
+        new_hi = new_lo + grain
+    return (new_lo, new_hi)
 
 
 def no_data_label(text: str) -> QLabel:

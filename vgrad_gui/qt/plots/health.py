@@ -12,9 +12,10 @@ from vgrad_gui.core.workspace import Workspace
 from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.axes import DecadeAxis, LayerAxis
-from vgrad_gui.qt.plots.base import PlotView, set_axis_label
+from vgrad_gui.qt.plots.base import PlotView, set_axis_label, steady_range
 
 RULE_OF_THUMB = -3.0  # log10 of the update/weight ratio that trains well
+ACTS_GRAIN = 0.25  # the activations axis moves in quarters
 
 
 class HealthView(PlotView):
@@ -24,6 +25,7 @@ class HealthView(PlotView):
     def __init__(self, workspace: Workspace, clock: FrameClock, position: int = 0) -> None:
         super().__init__(workspace, clock, position)
         self._ratio_range: tuple[float, float] | None = None
+        self._acts_range: tuple[float, float] | None = None
         self._drawn_step: int | None = None  # the statistics record drawn
         self.axes = [LayerAxis("bottom") for _ in range(3)]
         self.inactive = self.add_plot(row=0, col=0, axisItems={"bottom": self.axes[0]})
@@ -37,6 +39,7 @@ class HealthView(PlotView):
         set_axis_label(self.acts, "left", "activation mean ± std")
         set_axis_label(self.ratio, "left", "‖ΔW‖ / ‖W‖")
         self.inactive.setYRange(0, 1, padding=0.02)
+        self.acts.enableAutoRange(y=False)  # set in steps (base.steady_range), not each record
         self.inactive_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=theme.WARN)
         self.inactive.addItem(self.inactive_bars)
         self.inactive_title = pg.TextItem("", color=theme.TEXT, anchor=(0, 0))
@@ -97,6 +100,7 @@ class HealthView(PlotView):
         self.ratio_bad.setData([], [])
         self.ratio_zero_label.hide()
         self._ratio_range = None
+        self._acts_range = None
         self._drawn_step = None
 
     def refresh(self) -> bool:
@@ -115,6 +119,12 @@ class HealthView(PlotView):
         ok = np.isfinite(mean) & np.isfinite(std)  # NaN after an explosion: leave a gap
         self.means.setData(hidden[ok], mean[ok])
         self.spread.setData(x=hidden[ok], y=mean[ok], height=2 * std[ok])
+        if ok.any():
+            acts_range = steady_range(self._acts_range, float((mean - std)[ok].min()),
+                                      float((mean + std)[ok].max()), ACTS_GRAIN)
+            if acts_range is not None:
+                self._acts_range = acts_range
+                self.acts.setYRange(*acts_range, padding=0.05)
         ratio = probe.values["update_ratio"]
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log10(ratio.astype(np.float64))
