@@ -225,3 +225,31 @@ def test_the_health_views_activation_axis_stays_while_the_numbers_drift(qtbot):
         qtbot.wait(40)
         assert view.acts.vb.viewRange()[1] == before
     view.release()
+
+
+def test_in_a_grid_runs_without_a_heatmap_redraw_their_diagrams_twice_as_often(qtbot):
+    """Three or four runs: only run A's steps show in a heatmap (the dock); B-D's first show
+    in their diagrams, which then redraw at 30 Hz, A's at 15 (step-to-pixel of B-D)."""
+    from vgrad_gui.qt.run_panels import RunPanels
+
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    clock = FrameClock()
+    panels = RunPanels(workspace, clock)
+    qtbot.addWidget(panels)
+    panels.resize(900, 600)
+    panels.show()
+    for run_id in (2, 3, 4):
+        workspace.add(run(run_id, steps=20))
+    assert len(panels.panels) == 4
+    a, *others = [panel.diagram for panel in panels.panels]
+    for view in (a, *others):
+        view._on_frame(view.phase)  # takes the runs
+
+    turns = [_turns(view, 48) for view in (a, *others)]
+    assert turns[1:] == [2 * turns[0]] * 3
+    assert all(panel.heatmap is None for panel in panels.panels)
+    workspace.remove(4)
+    workspace.remove(3)  # two runs: each panel has its heatmap, the diagrams 15 Hz again
+    assert {panel.diagram.every for panel in panels.panels} == {a.every}
+    panels.release()
