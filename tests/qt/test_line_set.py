@@ -94,3 +94,17 @@ def test_wrong_line_counts_are_refused(app):
     lines.set_pens(pens([1, 1, 1]))
     with pytest.raises(ValueError, match="2 lines of data for 3 pens"):
         lines.set_data(np.arange(3.0), [np.zeros(3), np.zeros(3)])
+
+
+def test_legend_samples_are_kept_across_new_pens_and_show_the_new_colour(app):
+    lines = LineSet()
+    lines.set_pens(pens([1, 1, 1]))
+    sample = lines.legend_sample(2)
+    sample.setVisible(False)
+    lines.set_pens(pens([1, 1, 2])[::-1])  # a new run: other colours, every line shown
+    again = lines.legend_sample(2)
+    assert again is sample and sample.isVisible() and lines.line_visible(2)
+    assert again.opts["pen"].color().getRgb()[:3] == COLOURS[0]
+    lines.set_pens(pens([1, 1, 1])[:1])  # fewer lines: a kept sample's clicks change nothing
+    sample.setVisible(False)
+    assert lines.line_visible(0)

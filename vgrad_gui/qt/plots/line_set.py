@@ -40,7 +40,12 @@ class LineSet(pg.GraphicsObject):
         for pen in self._pens:
             pen.setCosmetic(True)
         self._hidden.clear()
-        self._samples.clear()
+        for index, sample in self._samples.items():  # kept: making one costs milliseconds
+            sample.blockSignals(True)
+            sample.setVisible(True)
+            sample.blockSignals(False)
+            if index < len(self._pens):
+                sample.setPen(self._pens[index])
         self.set_data(np.empty(0), [np.empty(0)] * len(pens))
 
     def pens(self) -> list[QPen]:
@@ -60,6 +65,8 @@ class LineSet(pg.GraphicsObject):
     def legend_sample(self, index: int) -> pg.PlotDataItem:
         """An item a legend can show for line ``index``: drawn in its pen, and clicking the
         legend's sample hides and shows the line, as it would a curve of its own."""
+        if index in self._samples:
+            return self._samples[index]
         sample = pg.PlotDataItem(pen=self._pens[index])
         # A bound method, not a lambda: Qt drops the connection when this item is deleted.
         sample.visibleChanged.connect(self._sample_toggled)
@@ -88,6 +95,8 @@ class LineSet(pg.GraphicsObject):
         return len(self._pens)
 
     def set_line_visible(self, index: int, visible: bool) -> None:
+        if index >= len(self._pens):
+            return  # a kept sample of a line the current pens do not have
         if visible:
             self._hidden.discard(index)
         else:
