@@ -253,3 +253,49 @@ def test_in_a_grid_runs_without_a_heatmap_redraw_their_diagrams_twice_as_often(q
     workspace.remove(3)  # two runs: each panel has its heatmap, the diagrams 15 Hz again
     assert {panel.diagram.every for panel in panels.panels} == {a.every}
     panels.release()
+
+
+def test_views_rebuilding_for_a_new_run_wait_for_room_too(qtbot, monkeypatch):
+    """Reset or Start rebuilds every view for the new run; one after another in one frame
+    they were 70-100 ms stalls. A supporting view's rebuild waits while the frame is full,
+    a few frames at most."""
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    clock = FrameClock()
+    lines = GradientLinesView(workspace, clock)
+    qtbot.addWidget(lines)
+    lines.resize(400, 300)
+    lines.show()
+    lines._on_frame(lines.phase)  # takes the run
+    first = lines.runs
+    workspace.replace(1, run(2, steps=20))  # Reset: the run on screen is a new one
+    monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
+    rebuilt_at = None
+    for _ in range(4 * lines.every + MAX_DEFERRALS):
+        clock._tick()
+        if lines.runs != first and rebuilt_at is None:
+            rebuilt_at = clock.ticks
+    assert rebuilt_at is not None  # never starved
+    assert (rebuilt_at - lines.phase) % lines.every == MAX_DEFERRALS % lines.every
+
+
+def test_the_gradient_lines_keep_their_legend_across_a_reset(qtbot):
+    from vgrad_gui.core.spec import Config
+
+    workspace = Workspace()
+    workspace.add(run(1, steps=20))
+    lines = GradientLinesView(workspace, FrameClock())
+    qtbot.addWidget(lines)
+    lines.resize(400, 300)
+    lines.show()
+    lines._on_frame(lines.phase)  # takes the run
+    labels = [label for _, label in lines.legend.items]
+    assert labels
+    workspace.replace(1, run(2, steps=20))  # Reset: the same net, a new run
+    lines._on_frame(lines.phase)
+    assert [label for _, label in lines.legend.items] == labels  # the same items, kept
+    workspace.replace(2, run(3, Config(depth=12), steps=20))  # another net: new entries
+    lines._on_frame(lines.phase)
+    assert [label.text for _, label in lines.legend.items][-1] == "output"
+    assert [label for _, label in lines.legend.items] != labels
+    lines.release()

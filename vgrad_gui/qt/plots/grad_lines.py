@@ -53,6 +53,7 @@ class GradientLinesView(PlotView):
         self.legend = pg.LegendItem(colCount=6, labelTextSize=f"{theme.point_size(0.85):.0f}pt",
                                     horSpacing=18)
         self.graphics.addItem(self.legend, row=1, col=0)
+        self._legend_entries: tuple[tuple[int, str], ...] = ()
         # Every drawn layer's min-max strokes in one curve, one path: a curve per layer
         # doubled the view's paths, and drawPath/arrayToQPath were most of its paint time.
         self.band = band_curve(theme.TEXT, 60)
@@ -91,7 +92,6 @@ class GradientLinesView(PlotView):
                         "double-click to follow the run again.")
 
     def on_run(self, run: Run) -> None:
-        self.legend.clear()
         names = run.history.layer_names
         n = len(names)
         self.layers = pick_layers(n)
@@ -111,9 +111,14 @@ class GradientLinesView(PlotView):
         # A few legend entries spread over the depth, among the layers drawn.
         legend_at = {min(self.layers, key=lambda i: abs(i - target))
                      for target in pick_layers(n, 5)} | {n - 1}
-        for j, i in enumerate(self.layers):
-            if i in legend_at:
-                self.legend.addItem(self.lines.legend_sample(j), names[i])
+        entries = tuple((j, names[i]) for j, i in enumerate(self.layers) if i in legend_at)
+        # The same entries (a Reset, the same net again) keep the legend: re-laying it out
+        # was most of this view's 25-35 ms rebuild. Its samples took the new pens.
+        if entries != self._legend_entries:
+            self.legend.clear()
+            for j, name in entries:
+                self.legend.addItem(self.lines.legend_sample(j), name)
+            self._legend_entries = entries
         self.bins = Decimator(run.history.steps, run.history.cols("steps", "grad_norm"))
         self.follow = True
         self._range = None
