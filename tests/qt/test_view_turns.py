@@ -17,6 +17,15 @@ from vgrad_gui.qt.plots.heatmap import HeatmapView
 from vgrad_gui.qt.plots.signal_depth import SignalDepthView
 
 
+def _shown(qtbot, view, size: tuple[int, int] = (400, 300)):
+    """``view`` on screen at ``size``, having taken the workspace's runs."""
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    view._on_frame(view.phase)  # takes the run
+    return view
+
+
 def _turns(view, frames: int = 60) -> int:
     """Frames on which ``view`` redrew, out of ``frames`` ticks with new data on each."""
     drawn = 0
@@ -35,10 +44,7 @@ def test_supporting_views_yield_their_turns_to_the_heatmaps_with_three_runs(qtbo
     lines = GradientLinesView(workspace, clock)
     heatmap = HeatmapView(workspace, clock)
     for view in (lines, heatmap):
-        qtbot.addWidget(view)
-        view.resize(400, 300)
-        view.show()
-        view._on_frame(view.phase)  # takes the run
+        _shown(qtbot, view)
     alone = _turns(lines), _turns(heatmap)
     assert alone == (60 // lines.every, 60 // heatmap.every)
     workspace.add(run(2, steps=20))
@@ -62,10 +68,7 @@ def test_a_yielding_view_waits_for_a_frame_with_budget_left_but_never_long(qtbot
     workspace.add(run(1, steps=20))
     clock = FrameClock()
     lines = GradientLinesView(workspace, clock)
-    qtbot.addWidget(lines)
-    lines.resize(400, 300)
-    lines.show()
-    lines._on_frame(lines.phase)  # takes the run
+    _shown(qtbot, lines)
     assert set(np.diff(_refreshes(lines, clock, monkeypatch))) == {lines.every}
     monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
     frames = np.array(_refreshes(lines, clock, monkeypatch))
@@ -97,10 +100,7 @@ def test_two_views_past_the_budget_never_take_the_same_frame(qtbot, monkeypatch)
     views = [GradientLinesView(workspace, clock), GradientLinesView(workspace, clock)]
     refreshed: dict[int, list[int]] = {0: [], 1: []}
     for i, view in enumerate(views):
-        qtbot.addWidget(view)
-        view.resize(400, 300)
-        view.show()
-        view._on_frame(view.phase)  # takes the run
+        _shown(qtbot, view)
         monkeypatch.setattr(view, "refresh", lambda i=i: refreshed[i].append(clock.ticks))
     assert views[0].phase % views[0].every == views[1].phase % views[1].every  # turns meet
     monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
@@ -125,10 +125,7 @@ def test_the_statistics_views_draw_only_a_new_record(qtbot):
     clock = FrameClock()
     for step, cls in ((41, HealthView), (42, SignalDepthView)):
         view = cls(workspace, clock)
-        qtbot.addWidget(view)
-        view.resize(600, 300)
-        view.show()
-        view._on_frame(view.phase)  # takes the run
+        _shown(qtbot, view, (600, 300))
         assert view.refresh() is True
         assert view.refresh() is False  # the same record: nothing set, no paint
         for table in ("steps", "probes"):
@@ -148,10 +145,7 @@ def test_a_view_that_would_take_the_frame_past_the_cap_waits_for_one_of_its_own(
     workspace.add(run(1, steps=20))
     clock = FrameClock()
     view = GradientLinesView(workspace, clock)
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
-    view._on_frame(view.phase)  # takes the run
+    _shown(qtbot, view)
     clock.frame.connect(lambda _: clock.charge(0.006))  # the heatmap's paint, every frame
     cost = {"paint": 0.002}
     refreshed: list[int] = []
@@ -210,10 +204,7 @@ def test_the_health_views_activation_axis_stays_while_the_numbers_drift(qtbot):
     workspace = Workspace()
     workspace.add(Run.from_history(history, source="synthetic"))
     view = HealthView(workspace, FrameClock())
-    qtbot.addWidget(view)
-    view.resize(600, 300)
-    view.show()
-    view._on_frame(view.phase)  # takes the run
+    _shown(qtbot, view, (600, 300))
     assert view.refresh() is True
     qtbot.wait(40)  # painted: a range change pyqtgraph defers to the paint is made
     before = view.acts.vb.viewRange()[1]
@@ -263,10 +254,7 @@ def test_views_rebuilding_for_a_new_run_wait_for_room_too(qtbot, monkeypatch):
     workspace.add(run(1, steps=20))
     clock = FrameClock()
     lines = GradientLinesView(workspace, clock)
-    qtbot.addWidget(lines)
-    lines.resize(400, 300)
-    lines.show()
-    lines._on_frame(lines.phase)  # takes the run
+    _shown(qtbot, lines)
     first = lines.runs
     workspace.replace(1, run(2, steps=20))  # Reset: the run on screen is a new one
     monkeypatch.setattr(clock, "over_budget", lambda own=0.0: True)  # every frame is full
@@ -285,10 +273,7 @@ def test_the_gradient_lines_keep_their_legend_across_a_reset(qtbot):
     workspace = Workspace()
     workspace.add(run(1, steps=20))
     lines = GradientLinesView(workspace, FrameClock())
-    qtbot.addWidget(lines)
-    lines.resize(400, 300)
-    lines.show()
-    lines._on_frame(lines.phase)  # takes the run
+    _shown(qtbot, lines)
     labels = [label for _, label in lines.legend.items]
     assert labels
     workspace.replace(1, run(2, steps=20))  # Reset: the same net, a new run
