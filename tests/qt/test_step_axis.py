@@ -60,3 +60,11 @@ def test_spacings_are_one_two_five_and_whole_steps():
     first = list(zip(range(7), nice_spacings(0.3), strict=False))
     assert [s for _, s in first] == [1, 2, 5, 10, 20, 50, 100]
     assert next(nice_spacings(130.0)) == 200
+
+
+def test_a_narrow_axis_still_labels_one_step(app, qtbot):
+    """The single-run heatmap dock at 1024 x 768 is ~75 pixels wide: 0-1,250 steps there
+    read "500", not nothing."""
+    for width in (60, 75, 90):
+        labels = drawn_labels(qtbot, width, 0.0, 1_250.0)
+        assert len(labels) == 1, (width, labels)

@@ -15,6 +15,7 @@ from vgrad_gui.qt import theme
 
 LABEL_GAP_CHARS = 1.5  # room between two step labels, in widths of a digit
 LABEL_PITCH = 64  # pixels from one step label to the next, at least: more is clutter
+MIN_LABEL_PIXELS = 8  # no label is narrower: the smallest spacing worth trying
 
 
 class LayerAxis(pg.AxisItem):
@@ -113,21 +114,22 @@ class StepAxis(pg.AxisItem):
         metrics = QFontMetricsF(self.style.get("tickFont") or self.font())
         gap = LABEL_GAP_CHARS * metrics.horizontalAdvance("0")
         per_step = size / span
-        # A narrow axis may still label one step in its middle: no pitch is asked of one label.
-        for spacing in nice_spacings(min(span * LABEL_PITCH / size, span / 2)):
+        # The pitch is asked of the labels kept: a narrow axis may label one step in its
+        # middle (500 of 0-1,250 in 75 pixels) where 500 and 1,000 would be too close.
+        for spacing in nice_spacings(span * MIN_LABEL_PIXELS / size):
             if spacing > 10 * span:
                 return []  # not even one label fits: ticks alone would say nothing
             values = _multiples(lo, hi, spacing)
-            labelled, right = [], -math.inf
+            labelled, right, last_x = [], -math.inf, -math.inf
             for value in values:
                 half = metrics.horizontalAdvance(step_label(value)) / 2
                 x = (value - lo) * per_step
                 if x - half < 0 or x + half > size:
                     continue  # pyqtgraph drops a label outside the axis
-                if x - half < right + gap:
+                if x - half < right + gap or x - last_x < LABEL_PITCH:
                     break
                 labelled.append(value)
-                right = x + half
+                right, last_x = x + half, x
             else:
                 if labelled:
                     minor = spacing / (2 if _mantissa(spacing) == 2 else 5)
