@@ -65,6 +65,7 @@ def test_spacings_are_one_two_five_and_whole_steps():
 def test_a_narrow_axis_still_labels_one_step(app, qtbot):
     """The single-run heatmap dock at 1024 x 768 is ~75 pixels wide: 0-1,250 steps there
     read "500", not nothing."""
-    for width in (60, 75, 90):
-        labels = drawn_labels(qtbot, width, 0.0, 1_250.0)
-        assert len(labels) == 1, (width, labels)
+    for width in (60, 70, 75, 80, 90):
+        for hi in (1_100.0, 1_250.0, 1_375.0, 1_562.0):
+            labels = drawn_labels(qtbot, width, 0.0, hi)
+            assert len(labels) == 1, (width, hi, labels)

@@ -16,6 +16,9 @@ from vgrad_gui.qt import theme
 LABEL_GAP_CHARS = 1.5  # room between two step labels, in widths of a digit
 LABEL_PITCH = 64  # pixels from one step label to the next, at least: more is clutter
 MIN_LABEL_PIXELS = 8  # no label is narrower: the smallest spacing worth trying
+# pyqtgraph asks for ticks over a length 2 pixels longer than the axis' bounds, outside which
+# it drops a label: a label that fitted the length it gave was dropped, and none was shown.
+EDGE_PIXELS = 3
 
 
 class LayerAxis(pg.AxisItem):
@@ -114,31 +117,59 @@ class StepAxis(pg.AxisItem):
         metrics = QFontMetricsF(self.style.get("tickFont") or self.font())
         gap = LABEL_GAP_CHARS * metrics.horizontalAdvance("0")
         per_step = size / span
+
+        def fits(value: float) -> tuple[float, float] | None:
+            """Where the label of ``value`` would start and end, if inside the axis."""
+            half = metrics.horizontalAdvance(step_label(value)) / 2
+            x = (value - lo) * per_step
+            if x - half < EDGE_PIXELS or x + half > size - EDGE_PIXELS:
+                return None  # pyqtgraph drops a label outside the axis
+            return x - half, x + half
+
         # The pitch is asked of the labels kept: a narrow axis may label one step in its
         # middle (500 of 0-1,250 in 75 pixels) where 500 and 1,000 would be too close.
         for spacing in nice_spacings(span * MIN_LABEL_PIXELS / size):
-            if spacing > 10 * span:
-                return []  # not even one label fits: ticks alone would say nothing
+            if spacing > span:
+                break
             values = _multiples(lo, hi, spacing)
-            labelled, right, last_x = [], -math.inf, -math.inf
+            labelled: list[float] = []
+            right = -math.inf
             for value in values:
-                half = metrics.horizontalAdvance(step_label(value)) / 2
-                x = (value - lo) * per_step
-                if x - half < 0 or x + half > size:
-                    continue  # pyqtgraph drops a label outside the axis
-                if x - half < right + gap or x - last_x < LABEL_PITCH:
+                where = fits(value)
+                if where is None:
+                    continue
+                if where[0] < right + gap or (labelled and (value - labelled[-1]) * per_step
+                                              < LABEL_PITCH):
                     break
                 labelled.append(value)
-                right, last_x = x + half, x
+                right = where[1]
             else:
                 if labelled:
-                    minor = spacing / (2 if _mantissa(spacing) == 2 else 5)
-                    unlabelled = _multiples(lo, hi, minor) if spacing >= 10 else values
-                    return [(spacing, labelled), (minor, unlabelled)]
+                    return _levels(lo, hi, spacing, labelled)
+        # No spacing's ticks fit (a 40-pixel axis over 0-1,562): one step near the middle,
+        # the roundest that fits.
+        rounder: list[float] = []
+        for spacing in nice_spacings(span / size):
+            if spacing > span:
+                break
+            rounder.insert(0, spacing)
+        for spacing in rounder:
+            value = round((lo + hi) / 2 / spacing) * spacing
+            if fits(value) is not None:
+                return _levels(lo, hi, spacing, [value])
         return []
 
     def tickStrings(self, values, scale, spacing):
         return [step_label(v) for v in values]
+
+
+def _levels(lo: float, hi: float, spacing: float, labelled: list[float]) -> list:
+    """pyqtgraph's tick levels: the labelled ticks, and every tick of the spacing (and of a
+    finer one for spacings of 10 or more) unlabelled (``maxTextLevel=0``)."""
+    if spacing < 10:
+        return [(spacing, labelled), (spacing, _multiples(lo, hi, spacing))]
+    minor = spacing / (2 if _mantissa(spacing) == 2 else 5)
+    return [(spacing, labelled), (minor, _multiples(lo, hi, minor))]
 
 
 def _multiples(lo: float, hi: float, spacing: float) -> list[float]:
