@@ -152,3 +152,17 @@ def test_findings_at_an_earlier_step():
 def test_no_steps_no_findings():
     cfg = get_preset("deep_sigmoid").config
     assert diagnose(RunHistory(cfg, [f"hidden {i}" for i in range(1, 11)] + ["output"])) == []
+
+
+def test_a_finding_in_a_few_words_names_its_kind_and_layers():
+    from vgrad_gui.core.diagnose import Finding
+
+    vanishing = Finding("vanishing", "error", "vanishing: hidden layers 1-7 receive less than "
+                        "1/1000 of the output layer's gradient (hidden layer 1: 10⁻⁸).",
+                        (0, 1, 2, 3, 4, 5, 6), 1e-8)
+    assert vanishing.short(11) == "vanishing: hidden layers 1-7"
+    healthy = Finding("healthy", "ok", "healthy: every layer receives at least 1/100 of the "
+                      "output layer's gradient.", (), 1.0)
+    assert healthy.short(11) == "healthy"
+    nan = Finding("nonfinite", "error", "NaN/Inf: at step 3 the loss became NaN.", (10,))
+    assert nan.short(11) == "NaN/Inf: the output layer"

@@ -91,6 +91,14 @@ class Finding:
     def __str__(self) -> str:
         return self.message
 
+    def short(self, n_layers: int) -> str:
+        """The finding in a few words, for a place too narrow for the message (a compare
+        panel on a 1024 x 768 projector): its kind as the message names it, and the layers
+        it is about. "vanishing: hidden layers 1-7"."""
+        title = self.message.split(":", 1)[0]
+        layers = describe_layers(self.layers, n_layers) if self.layers else ""
+        return f"{title}: {layers}" if layers else title
+
 
 __all__ = ["Finding", "describe_layers", "diagnose", "learning_trend", "ratio_text",
            "summary_line"]

@@ -48,6 +48,7 @@ class PaintedText(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._text = text
+        self._short = ""  # shown instead of the text where the text does not fit
         self._lines = lines
         self._relative = relative_size
         self._bold = bold
@@ -72,10 +73,26 @@ class PaintedText(QWidget):
     def text(self) -> str:
         return self._text
 
-    def setText(self, text: str) -> None:
-        if text != self._text:
+    def setText(self, text: str, short: str = "") -> None:
+        """``text``, or ``short`` where the text would be cut (elided) and short is given."""
+        if text != self._text or short != self._short:
             self._text = text
+            self._short = short
             self.update()
+
+    def shown_lines(self) -> list[str]:
+        """The lines this widget paints at its current width."""
+        for text in (self._text, self._short) if self._short else (self._text,):
+            lines = self._lines_of(text)
+            if not lines or not lines[-1].endswith("…") or text.endswith("…"):
+                return lines
+        return lines
+
+    def _lines_of(self, text: str) -> list[str]:
+        if self._lines == 1:
+            return [self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                  self.width())]
+        return wrap_lines(text, self.font(), self.width(), self._lines)
 
     def set_lines(self, lines: int) -> None:
         if lines != self._lines:
@@ -99,16 +116,14 @@ class PaintedText(QWidget):
         p = QPainter(self)
         p.setPen(self.colour())
         p.setFont(self.font())
-        rect = QRectF(self.rect())
+        lines = self.shown_lines()
         if self._lines == 1:
-            text = self.fontMetrics().elidedText(self._text, Qt.TextElideMode.ElideRight,
-                                                 self.width())
-            p.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                       text)
+            p.drawText(QRectF(self.rect()),
+                       int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                       lines[0] if lines else "")
         else:
             metrics = self.fontMetrics()
-            for i, line in enumerate(wrap_lines(self._text, self.font(), self.width(),
-                                                self._lines)):
+            for i, line in enumerate(lines):
                 p.drawText(QRectF(0, i * metrics.lineSpacing(), self.width(),
                                   metrics.lineSpacing()),
                            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)

@@ -61,7 +61,8 @@ class DiagnosisBanner(View):
         self.override: str | None = None
         self._override_shown: tuple[str, str, str] = ("", "", "")
         self.invalid = ""  # what to fix in the builder; "" when its settings are valid
-        self._shown: tuple[str, str, str] = ("", "", "")  # severity, headline, details
+        # severity, headline, details, short headline
+        self._shown: tuple[str, str, str, str] = ("", "", "", "")
         self._severity = ""
         self._headline_lines = 2
         self.compact = False
@@ -162,10 +163,12 @@ class DiagnosisBanner(View):
         self.findings = findings
         top = findings[0]
         rest = "\n".join(f"{ICONS[f.severity]} {f.message}" for f in findings[1:3])
-        self._paint(top.severity, top.message, rest)
+        self._paint(top.severity, top.message, rest,
+                    top.short(len(self.run.history.layer_names)))
 
-    def _paint(self, severity: str, headline: str, details: str) -> None:
-        self._shown = (severity, headline, details)
+    def _paint(self, severity: str, headline: str, details: str, short: str = "") -> None:
+        """``short``: the headline in a few words, shown where the whole one would be cut."""
+        self._shown = (severity, headline, details, short)
         headline, details = readable(headline), readable(details)
         if severity != self._severity:  # style sheets are slow to apply: only on a change
             self._severity = severity
@@ -175,6 +178,7 @@ class DiagnosisBanner(View):
             self.icon.setText(ICONS.get(severity, ""))
             self.icon.setStyleSheet(f"color: {colour};")
         head = headline[:1].upper() + headline[1:]
-        self.headline.setText(head)
+        short = readable(short)
+        self.headline.setText(head, short[:1].upper() + short[1:])
         self.details.setText(details)
         self.setToolTip(f"{head}\n{details}" if details else head)

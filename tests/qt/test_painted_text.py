@@ -1,0 +1,40 @@
+"""Painted text shows its short form where the whole text would be cut: a compare panel's
+banner on a 1024 x 768 projector read "Vanishing: hidden layers 1-7 receive less tha…"."""
+
+from __future__ import annotations
+
+from vgrad_gui.qt.text import PaintedText
+
+LONG = ("Vanishing: hidden layers 1-7 receive less than 1/1000 of the output layer's "
+        "gradient (hidden layer 1: 10⁻⁸). They barely learn.")
+SHORT = "Vanishing: hidden layers 1-7"
+
+
+def test_the_short_form_where_the_text_would_be_cut(app, qtbot):
+    for lines in (1, 3):
+        text = PaintedText(lines=lines)
+        qtbot.addWidget(text)
+        text.setText(LONG, SHORT)
+        text.resize(2400, text.height())
+        assert " ".join(text.shown_lines()) == LONG  # room for all of it: all of it
+        text.resize(240, text.height())
+        shown = text.shown_lines()
+        assert shown and " ".join(shown) == SHORT and not shown[-1].endswith("…")
+
+
+def test_without_a_short_form_the_text_is_elided_as_before(app, qtbot):
+    text = PaintedText(lines=2)
+    qtbot.addWidget(text)
+    text.setText(LONG)
+    text.resize(240, text.height())
+    shown = text.shown_lines()
+    assert len(shown) == 2 and shown[-1].endswith("…")
+
+
+def test_a_short_form_that_does_not_fit_either_is_elided(app, qtbot):
+    text = PaintedText(lines=1)
+    qtbot.addWidget(text)
+    text.setText(LONG, SHORT)
+    text.resize(60, text.height())
+    shown = text.shown_lines()
+    assert shown[0].endswith("…") and shown[0].startswith("V")
