@@ -51,6 +51,7 @@ class NetworkDiagramView(View):
         self.reading: readings.GradReading | None = None
         self.first_nonfinite: int | None = None
         self.caption = ""
+        self.short_caption = ""  # drawn where the caption would be cut
         self.residual = False
         self.norm_kind = "none"
         self.step = 0
@@ -69,7 +70,7 @@ class NetworkDiagramView(View):
         self.classes = ()
         self.reading = None
         self.first_nonfinite = None
-        self.caption = ""
+        self.caption = self.short_caption = ""
         self.step = 0
         self.update()
 
@@ -93,24 +94,30 @@ class NetworkDiagramView(View):
         self.step = reading.step
         self.first_nonfinite = readings.first_nonfinite_step(h, reading.step)
         self.caption = self._caption()
+        self.short_caption = self._caption(short=True)
         self.update()
 
-    def _caption(self) -> str:
+    def _caption(self, short: bool = False) -> str:
         """The diagnosis in numbers under the diagram: the first hidden layer's gradient
-        against the output layer's, as ``readings`` words it."""
+        against the output layer's, as ``readings`` words it; ``short``: the same in a few
+        words, for a panel too narrow for it (a comparison at 1024 x 768)."""
         r = self.reading
         if r is None:
             return ""
         if self.first_nonfinite is not None:
-            return f"NaN/Inf gradients since step {self.first_nonfinite:,}"
+            return f"NaN/Inf since step {self.first_nonfinite:,}" if short else \
+                f"NaN/Inf gradients since step {self.first_nonfinite:,}"
         if r.classes[0] == readings.UNDERFLOW:
-            what = "no gradient (below float32's smallest number: underflow)"
+            what = "no gradient (underflow)" if short else \
+                "no gradient (below float32's smallest number: underflow)"
         elif r.classes[0] == readings.ZERO:
             what = "no gradient (exactly 0)"
+        elif short:
+            what = f"{readable(readings.ratio_label(r, 0))} of the output's"
         else:
             what = (f"{readable(readings.ratio_label(r, 0))} of the output layer's gradient "
                     f"(‖∇W‖ {readable(readings.norm_label(r, 0))})")
-        return f"hidden 1 gets {what}  ·  step {r.step:,}"
+        return f"hidden 1 gets {what}" if short else f"hidden 1 gets {what}  ·  step {r.step:,}"
 
     # -- drawing -----------------------------------------------------------------------------
     def _geometry(self) -> tuple[list[float], list[list[float]], float]:
@@ -328,6 +335,9 @@ class NetworkDiagramView(View):
                 p.setPen(QColor(theme.ZERO).lighter(150))
             text = p.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight,
                                               self.width() - 12)
+            if text != self.caption and self.short_caption:
+                text = p.fontMetrics().elidedText(self.short_caption,
+                                                  Qt.TextElideMode.ElideRight, self.width() - 12)
             p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
