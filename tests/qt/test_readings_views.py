@@ -148,7 +148,7 @@ def test_live_run_every_view_quotes_the_same_reading(app, qtbot, window):
     assert f"step {held:,}" in diagram.caption
     assert ratio in diagram.caption and norm in diagram.caption
     # The few words a narrow panel shows instead quote the same ratio.
-    assert diagram.short_caption == f"hidden 1 gets {ratio} of the output's"
+    assert diagram.short_caption == f"hidden 1: {ratio} of output"
     assert bars.values == [readings.norm_label(reading, i) for i in range(history.n_layers)]
     np.testing.assert_array_equal(bars.reading.norms, reading.norms)
     window.status.update()

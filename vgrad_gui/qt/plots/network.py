@@ -107,17 +107,19 @@ class NetworkDiagramView(View):
         if self.first_nonfinite is not None:
             return f"NaN/Inf since step {self.first_nonfinite:,}" if short else \
                 f"NaN/Inf gradients since step {self.first_nonfinite:,}"
+        if short:
+            what = ("underflow (0)" if r.classes[0] == readings.UNDERFLOW else
+                    "no gradient (0)" if r.classes[0] == readings.ZERO else
+                    f"{readable(readings.ratio_label(r, 0))} of output")
+            return f"hidden 1: {what}"
         if r.classes[0] == readings.UNDERFLOW:
-            what = "no gradient (underflow)" if short else \
-                "no gradient (below float32's smallest number: underflow)"
+            what = "no gradient (below float32's smallest number: underflow)"
         elif r.classes[0] == readings.ZERO:
             what = "no gradient (exactly 0)"
-        elif short:
-            what = f"{readable(readings.ratio_label(r, 0))} of the output's"
         else:
             what = (f"{readable(readings.ratio_label(r, 0))} of the output layer's gradient "
                     f"(‖∇W‖ {readable(readings.norm_label(r, 0))})")
-        return f"hidden 1 gets {what}" if short else f"hidden 1 gets {what}  ·  step {r.step:,}"
+        return f"hidden 1 gets {what}  ·  step {r.step:,}"
 
     # -- drawing -----------------------------------------------------------------------------
     def _geometry(self) -> tuple[list[float], list[list[float]], float]:
