@@ -38,3 +38,18 @@ def test_a_short_form_that_does_not_fit_either_is_elided(app, qtbot):
     text.resize(60, text.height())
     shown = text.shown_lines()
     assert shown[0].endswith("…") and shown[0].startswith("V")
+
+
+def test_the_first_shorter_form_that_fits(app, qtbot):
+    first = LONG.split(". ")[0] + "."
+    longer = LONG + " Hidden layers 1-2 did not change at all over the last 500 steps."
+    text = PaintedText(lines=2)
+    qtbot.addWidget(text)
+    text.setText(longer, first, SHORT)
+    text.resize(2400, text.height())
+    assert " ".join(text.shown_lines()) == longer
+    # Two lines of 60% of the first sentence: room for it, not for all of it.
+    text.resize(int(0.6 * text.fontMetrics().horizontalAdvance(first)), text.height())
+    assert " ".join(text.shown_lines()) == first
+    text.resize(200, text.height())
+    assert " ".join(text.shown_lines()) == SHORT

@@ -48,7 +48,7 @@ class PaintedText(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._text = text
-        self._short = ""  # shown instead of the text where the text does not fit
+        self._shorter: tuple[str, ...] = ()  # shown, the first that fits, where the text would not
         self._lines = lines
         self._relative = relative_size
         self._bold = bold
@@ -73,16 +73,19 @@ class PaintedText(QWidget):
     def text(self) -> str:
         return self._text
 
-    def setText(self, text: str, short: str = "") -> None:
-        """``text``, or ``short`` where the text would be cut (elided) and short is given."""
-        if text != self._text or short != self._short:
+    def setText(self, text: str, *shorter: str) -> None:
+        """``text``; where it would be cut (elided), the first of ``shorter`` that is not (the
+        last, elided, when none fits)."""
+        shorter = tuple(s for s in shorter if s)
+        if text != self._text or shorter != self._shorter:
             self._text = text
-            self._short = short
+            self._shorter = shorter
             self.update()
 
     def shown_lines(self) -> list[str]:
         """The lines this widget paints at its current width."""
-        for text in (self._text, self._short) if self._short else (self._text,):
+        lines: list[str] = []
+        for text in (self._text, *self._shorter):
             lines = self._lines_of(text)
             if not lines or not lines[-1].endswith("…") or text.endswith("…"):
                 return lines

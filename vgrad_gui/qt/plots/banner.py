@@ -178,7 +178,9 @@ class DiagnosisBanner(View):
             self.icon.setText(ICONS.get(severity, ""))
             self.icon.setStyleSheet(f"color: {colour};")
         head = headline[:1].upper() + headline[1:]
+        # Where the whole headline would be cut: its first sentence, else the few words.
+        first = head.split(". ", 1)[0] + "." if ". " in head else ""
         short = readable(short)
-        self.headline.setText(head, short[:1].upper() + short[1:])
+        self.headline.setText(head, first, short[:1].upper() + short[1:])
         self.details.setText(details)
         self.setToolTip(f"{head}\n{details}" if details else head)
