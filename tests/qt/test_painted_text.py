@@ -53,3 +53,23 @@ def test_the_first_shorter_form_that_fits(app, qtbot):
     assert " ".join(text.shown_lines()) == first
     text.resize(200, text.height())
     assert " ".join(text.shown_lines()) == SHORT
+
+
+def test_a_one_line_banner_too_narrow_for_the_few_words_names_the_kind(app, qtbot):
+    from tests.core.test_workspace import run
+    from vgrad_gui.core.workspace import Workspace
+    from vgrad_gui.qt.clock import FrameClock
+    from vgrad_gui.qt.plots.banner import DiagnosisBanner
+
+    workspace = Workspace()
+    workspace.add(run(1, steps=5))
+    banner = DiagnosisBanner(workspace, FrameClock())
+    qtbot.addWidget(banner)
+    banner.set_compact(True)  # a grid's banner: one line
+    banner._paint("error", LONG, "", "vanishing: hidden layers 1-7")
+    headline = banner.headline
+    headline.resize(headline.fontMetrics().horizontalAdvance("Vanishing") + 12,
+                    headline.height())
+    assert headline.shown_lines() == ["Vanishing"]
+    assert LONG in banner.toolTip()  # all of it, a hover away
+    banner.release()

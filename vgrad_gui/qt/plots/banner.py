@@ -178,9 +178,12 @@ class DiagnosisBanner(View):
             self.icon.setText(ICONS.get(severity, ""))
             self.icon.setStyleSheet(f"color: {colour};")
         head = headline[:1].upper() + headline[1:]
-        # Where the whole headline would be cut: its first sentence, else the few words.
+        # Where the whole headline would be cut: its first sentence, else the few words, else
+        # the kind of finding alone (a grid's one-line banner: "Vanishing").
         first = head.split(". ", 1)[0] + "." if ". " in head else ""
         short = readable(short)
-        self.headline.setText(head, first, short[:1].upper() + short[1:])
+        short = short[:1].upper() + short[1:]
+        kind = short.split(":", 1)[0] if ":" in short else ""
+        self.headline.setText(head, first, short, kind)
         self.details.setText(details)
         self.setToolTip(f"{head}\n{details}" if details else head)
