@@ -198,3 +198,33 @@ def test_data_sample_is_for_2d_sets_only():
     assert y0 < tr.data.x_train[:, 1].min() and y1 > tr.data.x_train[:, 1].max()
     digits = Trainer(Config(dataset="digits", depth=1, width=4, device="cpu"))
     assert data_sample(digits) is None
+
+
+def test_quick_runs_leave_a_core_to_the_window_slow_ones_keep_every_thread(monkeypatch):
+    """Next to a window drawing at full rate, torch's second thread stalls the first: a
+    10 x 256 net trained at 6 steps/s on 2 threads, 67 on 1. The records do not change."""
+    import torch
+
+    from vgrad_gui.core import lockstep as lockstep_mod
+    from vgrad_gui.core import trainer as trainer_mod
+
+    monkeypatch.setattr(trainer_mod, "_DEFAULT_THREADS", 2)
+    threads: list[int] = []
+    original = Lockstep._train
+
+    def counting(tr, n, abort=None):
+        threads.append(torch.get_num_threads())
+        return original(tr, n, abort)
+
+    monkeypatch.setattr(Lockstep, "_train", staticmethod(counting))
+    wide = Config(depth=2, width=256, steps=1000)
+    for gui_cores, step_s, expected in ((1, 0.001, [2, 1, 1]), (0, 0.001, [2, 2, 2]),
+                                        (1, 0.2, [2, 2, 2])):
+        threads.clear()
+        ls = Lockstep(gui_cores=gui_cores, cpus=2)
+        ls.add(1, wide)
+        for _ in range(3):
+            ls.step_all(2)
+            ls._slots[1].step_s = step_s  # as if its steps took this long
+        assert threads == expected, (gui_cores, step_s)
+    assert lockstep_mod.BUSY_STEP_S < 0.2

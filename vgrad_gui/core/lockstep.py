@@ -18,11 +18,20 @@ between turns, and while a network is built, the count is the widest run's. Chan
 ~1 us (measured), and the records do not depend on it (measured at widths 8 and 256: 1 and 2
 threads give identical bytes).
 
+Hosted by the desktop app's worker (``gui_cores=1``), a run whose steps are quick leaves a core
+to the window, which then redraws at its full rate: torch's threads wait for each other at
+every operation, and one of them kept off a core by the window stalls them all. A 10 x 256 net
+trained at 6 steps/s on 2 threads next to a busy process, 67 on 1 (86-110 alone, measured).
+Runs whose steps are slow (``BUSY_STEP_S`` or more: the window has little to draw) keep every
+thread.
+
 This module imports torch (through trainer.py): it runs in the worker process only.
 """
 
 from __future__ import annotations
 
+import os
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +46,7 @@ from vgrad_gui.core.spec import Config
 from vgrad_gui.core.trainer import Trainer
 
 MAX_RUNS = 4
+BUSY_STEP_S = 0.05  # steps quicker than this keep the window drawing at its full rate
 RUNNING, FINISHED, NONFINITE, FAILED = "running", "finished", "nonfinite", "failed"
 
 TrainerFactory = Callable[[Config], Trainer]
@@ -60,14 +70,21 @@ class _Slot:
     config: Config
     max_steps: int
     failure: Failure | None = None
+    step_s: float | None = None  # seconds a step, as last trained
+    capped: bool = False  # trained on fewer threads, leaving a core to the window
 
 
 class Lockstep:
     """Trainers keyed by run id, in the order they were added."""
 
-    def __init__(self, make_trainer: TrainerFactory = Trainer, max_runs: int = MAX_RUNS) -> None:
+    def __init__(self, make_trainer: TrainerFactory = Trainer, max_runs: int = MAX_RUNS,
+                 gui_cores: int = 0, cpus: int | None = None) -> None:
+        """``gui_cores``: cores a window drawing these runs takes while they train quickly
+        (see the module's docstring); ``cpus``: the machine's (os.cpu_count by default)."""
         self._make = make_trainer
         self.max_runs = max_runs
+        self.gui_cores = gui_cores
+        self.cpus = cpus or os.cpu_count() or 1
         self._slots: dict[int, _Slot] = {}
 
     # -- the set of runs ----------------------------------------------------------------------
@@ -122,6 +139,15 @@ class Lockstep:
     def _threads(self) -> int:
         return max((trainer_mod.threads_for(s.config) for s in self._slots.values()),
                    default=1)
+
+    def turn_threads(self, slot: _Slot) -> int:
+        """Torch threads for a turn of ``slot``'s run (see the module's docstring)."""
+        want = trainer_mod.threads_for(slot.config)
+        # Not before its first turn (a big net's first step on every thread), and with some
+        # hysteresis: a step of 40 ms on two threads may take 60 on one.
+        slot.capped = bool(self.gui_cores) and slot.step_s is not None and \
+            slot.step_s < BUSY_STEP_S * (2 if slot.capped else 1)
+        return min(want, max(1, self.cpus - self.gui_cores)) if slot.capped else want
 
     def _set_threads(self) -> None:
         if self._slots:
@@ -198,15 +224,17 @@ class Lockstep:
                 n = min(n, target - tr.step_count)
             if n <= 0:
                 continue
-            want = trainer_mod.threads_for(slot.config)
+            want = self.turn_threads(slot)
             if torch.get_num_threads() != want:
                 torch.set_num_threads(want)
+            started = time.perf_counter()
             try:
                 block = self._train(tr, n, abort)
             except Exception as exc:  # one broken run must not stop the comparison
                 slot.failure = _failure(tr.step_count + 1, exc)
                 continue
             if len(block):
+                slot.step_s = (time.perf_counter() - started) / len(block)
                 out[run_id] = block
             if tr.aborted:
                 break

@@ -315,7 +315,8 @@ class _Worker:
         self.commands = commands
         self.events = events
         self.parent_pid = parent_pid
-        self.lockstep = lockstep.Lockstep(self._make_trainer, max_runs=MAX_RUNS)
+        # The window drawing these runs takes a core while they train quickly (lockstep).
+        self.lockstep = lockstep.Lockstep(self._make_trainer, max_runs=MAX_RUNS, gui_cores=1)
         self.runs: dict[int, _Run] = {}
         self.running = False
         self.rate: float | None = None
