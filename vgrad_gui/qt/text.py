@@ -93,8 +93,7 @@ class PaintedText(QWidget):
 
     def _lines_of(self, text: str) -> list[str]:
         if self._lines == 1:
-            return [self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
-                                                  self.width())]
+            return [fitting_line(self.fontMetrics(), self.width(), text)]
         return wrap_lines(text, self.font(), self.width(), self._lines)
 
     def set_lines(self, lines: int) -> None:
@@ -131,6 +130,18 @@ class PaintedText(QWidget):
                                   metrics.lineSpacing()),
                            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), line)
         p.end()
+
+
+def fitting_line(metrics: QFontMetrics, width: int, *texts: str) -> str:
+    """The first of ``texts`` (empty ones skipped) that fits ``width`` pixels on one line;
+    the last, elided, when none does."""
+    line = ""
+    for text in texts:
+        if text:
+            line = metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+            if line == text:
+                break
+    return line
 
 
 def wrap_lines(text: str, font: QFont, width: int, most: int) -> list[str]:

@@ -22,6 +22,7 @@ from vgrad_gui.qt.guard import guarded_paint_event
 from vgrad_gui.qt.plots.banner import readable
 from vgrad_gui.qt.plots.base import View
 from vgrad_gui.qt.plots.dense_raster import DenseRaster
+from vgrad_gui.qt.text import fitting_line
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
 UNIT_FLOOR, LINK_FLOOR = 0.12, 0.06  # opacity of a unit, and of a link, at brightness 0
@@ -335,11 +336,8 @@ class NetworkDiagramView(View):
                 p.setPen(QColor(theme.NONFINITE))
             elif self.classes and self.classes[0] != readings.FINITE:
                 p.setPen(QColor(theme.ZERO).lighter(150))
-            text = p.fontMetrics().elidedText(self.caption, Qt.TextElideMode.ElideRight,
-                                              self.width() - 12)
-            if text != self.caption and self.short_caption:
-                text = p.fontMetrics().elidedText(self.short_caption,
-                                                  Qt.TextElideMode.ElideRight, self.width() - 12)
+            text = fitting_line(p.fontMetrics(), self.width() - 12, self.caption,
+                                self.short_caption)
             p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
