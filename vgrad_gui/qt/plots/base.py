@@ -176,7 +176,6 @@ class View(QWidget):
             # does to draw.
             if self._wait_for_room():
                 return
-            self._deferrals = 0
             # Rebuild now, draw at the next turn: both in one frame can take 20+ ms.
             runs = self.runs = self._pending
             self._pending = None
@@ -196,7 +195,6 @@ class View(QWidget):
             return
         if self._wait_for_room():
             return
-        self._deferrals = 0
         self._seen = version
         self._cursor_seen = cursor
         # A refresh that found nothing new to draw (it returns False) causes no paint.
@@ -208,12 +206,14 @@ class View(QWidget):
 
     def _wait_for_room(self) -> bool:
         """Whether this view gives the frame up (a supporting view, the frame full): it tries
-        again on the next one, and takes one past the budget after a few (clock)."""
+        again on the next one, and takes one past the budget after a few (clock). When it
+        takes the frame, its count of frames waited starts again."""
         if self.yields and self.clock.over_budget(self._cost_s) and \
                 not self.clock.may_overrun(self._deferrals):
             self._deferrals += 1
             self.clock.waiting(self._deferrals)
             return True
+        self._deferrals = 0
         return False
 
     def painted(self, seconds: float) -> None:

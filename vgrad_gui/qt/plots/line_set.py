@@ -48,9 +48,6 @@ class LineSet(pg.GraphicsObject):
                 sample.setPen(self._pens[index])
         self.set_data(np.empty(0), [np.empty(0)] * len(pens))
 
-    def pens(self) -> list[QPen]:
-        return list(self._pens)
-
     def restyle_pens(self, swap: Callable[[QPen], QPen | None]) -> None:
         """Recolour the pens ``swap`` changes (a theme change: theme._restyle_item), and the
         legend samples drawn in them."""
