@@ -57,6 +57,7 @@ def test_the_first_shorter_form_that_fits(app, qtbot):
 
 def test_a_one_line_banner_too_narrow_for_the_few_words_names_the_kind(app, qtbot):
     from tests.core.test_workspace import run
+    from vgrad_gui.core.diagnose import Finding
     from vgrad_gui.core.workspace import Workspace
     from vgrad_gui.qt.clock import FrameClock
     from vgrad_gui.qt.plots.banner import DiagnosisBanner
@@ -66,7 +67,8 @@ def test_a_one_line_banner_too_narrow_for_the_few_words_names_the_kind(app, qtbo
     banner = DiagnosisBanner(workspace, FrameClock())
     qtbot.addWidget(banner)
     banner.set_compact(True)  # a grid's banner: one line
-    banner._paint("error", LONG, "", "vanishing: hidden layers 1-7")
+    finding = Finding("vanishing", "error", LONG, (0, 1, 2, 3, 4, 5, 6), 1e-8)
+    banner._paint("error", finding.message, "", finding.short(11), finding.title)  # as refresh
     headline = banner.headline
     headline.resize(headline.fontMetrics().horizontalAdvance("Vanishing") + 12,
                     headline.height())

@@ -91,13 +91,17 @@ class Finding:
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def title(self) -> str:
+        """The kind of finding as its message names it: "vanishing", "NaN/Inf"."""
+        return self.message.split(":", 1)[0]
+
     def short(self, n_layers: int) -> str:
         """The finding in a few words, for a place too narrow for the message (a compare
-        panel on a 1024 x 768 projector): its kind as the message names it, and the layers
-        it is about. "vanishing: hidden layers 1-7"."""
-        title = self.message.split(":", 1)[0]
+        panel on a 1024 x 768 projector): its title, and the layers it is about.
+        "vanishing: hidden layers 1-7"."""
         layers = describe_layers(self.layers, n_layers) if self.layers else ""
-        return f"{title}: {layers}" if layers else title
+        return f"{self.title}: {layers}" if layers else self.title
 
 
 __all__ = ["Finding", "describe_layers", "diagnose", "learning_trend", "ratio_text",

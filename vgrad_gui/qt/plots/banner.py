@@ -26,6 +26,10 @@ ICONS = {"error": "●", "warning": "▲", "ok": "✓"}
 INVALID_DETAILS = "Start is off until the setting is fixed in the network builder."
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def severity_colour(severity: str) -> str:
     """The current theme's colour of a severity ("error", "warning", "ok")."""
     return theme.colour(SEVERITY_COLOURS.get(severity, "TEXT"))
@@ -61,8 +65,8 @@ class DiagnosisBanner(View):
         self.override: str | None = None
         self._override_shown: tuple[str, str, str] = ("", "", "")
         self.invalid = ""  # what to fix in the builder; "" when its settings are valid
-        # severity, headline, details, short headline
-        self._shown: tuple[str, str, str, str] = ("", "", "", "")
+        # severity, headline, details, then shorter headlines
+        self._shown: tuple[str, ...] = ("", "", "")
         self._severity = ""
         self._headline_lines = 2
         self.compact = False
@@ -163,12 +167,15 @@ class DiagnosisBanner(View):
         self.findings = findings
         top = findings[0]
         rest = "\n".join(f"{ICONS[f.severity]} {f.message}" for f in findings[1:3])
+        # Where the headline would be cut: the finding in a few words, or its title alone
+        # (a grid's one-line banner: "Vanishing").
         self._paint(top.severity, top.message, rest,
-                    top.short(len(self.run.history.layer_names)))
+                    top.short(len(self.run.history.layer_names)), top.title)
 
-    def _paint(self, severity: str, headline: str, details: str, short: str = "") -> None:
-        """``short``: the headline in a few words, shown where the whole one would be cut."""
-        self._shown = (severity, headline, details, short)
+    def _paint(self, severity: str, headline: str, details: str, *shorter: str) -> None:
+        """``shorter``: the headline in fewer words, the first that fits shown where the whole
+        one (or its first sentence) would be cut."""
+        self._shown = (severity, headline, details, *shorter)
         headline, details = readable(headline), readable(details)
         if severity != self._severity:  # style sheets are slow to apply: only on a change
             self._severity = severity
@@ -177,13 +184,8 @@ class DiagnosisBanner(View):
                                      f"border-left: 8px solid {colour}; }}")
             self.icon.setText(ICONS.get(severity, ""))
             self.icon.setStyleSheet(f"color: {colour};")
-        head = headline[:1].upper() + headline[1:]
-        # Where the whole headline would be cut: its first sentence, else the few words, else
-        # the kind of finding alone (a grid's one-line banner: "Vanishing").
+        head = _capital(headline)
         first = head.split(". ", 1)[0] + "." if ". " in head else ""
-        short = readable(short)
-        short = short[:1].upper() + short[1:]
-        kind = short.split(":", 1)[0] if ":" in short else ""
-        self.headline.setText(head, first, short, kind)
+        self.headline.setText(head, first, *(_capital(readable(s)) for s in shorter))
         self.details.setText(details)
         self.setToolTip(f"{head}\n{details}" if details else head)
