@@ -457,6 +457,10 @@ class RunHistory:
     probes: Series = field(init=False)
     evals: Series = field(init=False)
     first_nonfinite_step: int | None = None
+    # Readings derived from the tables, keyed by the tables' version and the step they are
+    # taken at (readings.grad_reading): every view asks for the same one each frame.
+    derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
 
     def __post_init__(self) -> None:
         self.n_layers = len(self.layer_names)

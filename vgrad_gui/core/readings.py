@@ -55,12 +55,16 @@ def classify(x: float) -> str:
 
 def classify_layers(norms: np.ndarray) -> list[str]:
     """Per layer: 'zero', 'underflow', 'nonfinite' or 'finite' (see the module notes)."""
-    classes = [classify(x) for x in norms]
-    nearest = math.nan  # the nearest finite non-zero norm on the output side
-    for i in range(len(classes) - 1, -1, -1):
-        if classes[i] == FINITE:
-            nearest = float(norms[i])
-        elif classes[i] == ZERO and nearest < UNDERFLOW_NEAR:
+    x = np.asarray(norms, np.float64)
+    finite = np.isfinite(x)
+    zero = x == 0.0
+    # classify's rule, for the whole row at once (it runs on every view's refresh)
+    classes = [FINITE if f and not z else (ZERO if z else NONFINITE)
+               for f, z in zip(finite.tolist(), zero.tolist(), strict=True)]
+    live = np.flatnonzero(finite & ~zero)  # where the nearest gradient on the output side is
+    for i in np.flatnonzero(zero).tolist():
+        k = int(np.searchsorted(live, i))
+        if k < len(live) and x[live[k]] < UNDERFLOW_NEAR:
             classes[i] = UNDERFLOW
     return classes
 
@@ -114,6 +118,24 @@ def current_grad_norms(history: RunHistory, step: int | None = None) -> np.ndarr
 
 
 def grad_reading(history: RunHistory, step: int | None = None) -> GradReading | None:
+    """The current gradient of every layer at ``step`` (see the module notes). Kept per
+    history until its steps change: the diagram, the bars, the banner and the status bar ask
+    for the same reading in every frame, and take the same object (its arrays read-only)."""
+    key = ("grad_reading", history.steps.version, None if step is None else int(step))
+    kept = history.derived.get(key, False)
+    if kept is not False:
+        return kept
+    reading = _grad_reading(history, step)
+    if reading is not None:
+        reading.norms.setflags(write=False)
+        reading.ratios.setflags(write=False)
+    if len(history.derived) >= 16:  # older versions: no longer asked for
+        history.derived.clear()
+    history.derived[key] = reading
+    return reading
+
+
+def _grad_reading(history: RunHistory, step: int | None) -> GradReading | None:
     cols = history.cols("steps", "grad_norm")
     steps, rows = _raw_upto(history.steps, cols, step)
     if len(rows):

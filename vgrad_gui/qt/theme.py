@@ -621,11 +621,14 @@ def class_colour(cls: str) -> str | None:
     return {"zero": ZERO, "underflow": ZERO, "nonfinite": NONFINITE}.get(cls)
 
 
-def brightness(ratio: float) -> float:
-    """0..1 from a gradient ratio to the output layer: 1 at >= 1, 0 at 10^-RELATIVE_DECADES."""
-    if not math.isfinite(ratio) or ratio <= 0:
-        return 0.0
-    return max(0.0, min(1.0, 1.0 + math.log10(ratio) / RELATIVE_DECADES))
+def brightness(ratios: np.ndarray) -> np.ndarray:
+    """0..1 per gradient ratio to the output layer: 1 at >= 1, 0 at 10^-RELATIVE_DECADES and
+    for 0, NaN or Inf."""
+    r = np.asarray(ratios, np.float64)
+    out = np.zeros(r.shape)
+    ok = np.isfinite(r) & (r > 0)
+    out[ok] = np.clip(1.0 + np.log10(r[ok]) / RELATIVE_DECADES, 0.0, 1.0)
+    return out
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -126,6 +126,7 @@ class DenseRaster:
         # many outlines lie under and over the last fill.
         self._words = np.empty((h, w), np.uint32)
         ids = self._words.reshape(-1).view(np.int32)  # scratch until the first paint
+        self._last: np.ndarray | None = None  # the colour per slot the pixels hold
         ids.fill(-1)
         ids[flat] = 0
         at = np.flatnonzero(ids == 0)
@@ -174,6 +175,12 @@ class DenseRaster:
                 rgb[on] = outline[:3] * a + rgb[on] * (1 - a)
         table = np.concatenate([base, rgb])
         words = theme.argb32(np.clip(np.round(table), 0, 255).astype(np.uint8))
-        np.take(words, self.slot, out=self._words)
+        # The same colours as the last paint (brightness moves in 256 steps and often holds
+        # between frames): the pixels already hold them.
+        if self._last is None or not np.array_equal(words, self._last):
+            # mode="clip" (every slot is in range anyway): with out= and the default "raise",
+            # numpy checks through a buffer, 2-3 times slower.
+            np.take(words, self.slot, out=self._words, mode="clip")
+            self._last = words
         return QImage(self._words.data, self.width, self.height, self.width * 4,
                       QImage.Format.Format_RGB32)

@@ -48,6 +48,8 @@ class NetworkDiagramView(View):
         self.widths: list[int] = []  # units per column, input column first
         self.norms = np.empty(0)
         self.levels: list[float] = []  # brightness 0..1 per Linear layer (NaN: non-finite)
+        self._index = np.empty(0, np.intp)  # _palette_index per layer, -1 for None
+        self._labels: tuple[tuple, QImage | None] = ((), None)  # _static_labels, its key
         self.classes: tuple[str, ...] = ()  # readings classes per Linear layer
         self.reading: readings.GradReading | None = None
         self.first_nonfinite: int | None = None
@@ -68,6 +70,7 @@ class NetworkDiagramView(View):
         self.norm_kind = cfg.norm
         self.norms = np.full(len(self.layer_names), np.nan)
         self.levels = []
+        self._index = np.empty(0, np.intp)
         self.classes = ()
         self.reading = None
         self.first_nonfinite = None
@@ -83,12 +86,20 @@ class NetworkDiagramView(View):
         if reading is None or len(reading.norms) != len(self.layer_names):
             if self.levels:
                 self.levels, self.classes, self.reading = [], (), None
+                self._index = np.empty(0, np.intp)
                 self.norms = np.full(len(self.layer_names), np.nan)
                 self.update()
             return
-        self.levels = [theme.brightness(r) if c == readings.FINITE else
-                       (math.nan if c == readings.NONFINITE else 0.0)
-                       for r, c in zip(reading.ratios, reading.classes, strict=True)]
+        finite = np.array([c == readings.FINITE for c in reading.classes], bool)
+        nonfinite = np.array([c == readings.NONFINITE for c in reading.classes], bool)
+        levels = np.where(finite, theme.brightness(reading.ratios),
+                          np.where(nonfinite, np.nan, 0.0))
+        self.levels = levels.tolist()
+        # A palette index per layer (see _palette_index), worked out once per reading: per
+        # layer in Python at every paint it was a fifth of a 50-layer diagram's paint.
+        special = np.array([theme.class_colour(c) is not None for c in reading.classes], bool)
+        self._index = np.where(special | np.isnan(levels), -1,
+                               np.round(np.nan_to_num(levels) * 255)).astype(np.intp)
         self.classes = reading.classes
         self.reading = reading
         self.norms = reading.norms
@@ -184,25 +195,20 @@ class NetworkDiagramView(View):
                            (n, 1)), units
         self._palette()
         unit_table, band_table = self._palette_arrays
-        index = [self._palette_index(i) for i in range(n)]
-        k = np.array([0 if v is None else v for v in index], np.intp)
+        k = np.maximum(self._index, 0)
         bands = band_table[k]
         units[1:] = unit_table[k]
-        for i, v in enumerate(index):
-            if v is None:  # no gradient, NaN: the class's own colour
-                bands[i] = _rgb(self._band_colour(i, background))
-                units[i + 1] = _rgba(self.layer_colour(i))
+        for i in np.flatnonzero(self._index < 0):  # no gradient, NaN: the class's own colour
+            bands[i] = _rgb(self._band_colour(int(i), background))
+            units[i + 1] = _rgba(self.layer_colour(int(i)))
         return bands, units
 
     def _palette_index(self, i: int) -> int | None:
         """Layer i's brightness as an index into ``_palette()`` (0..255); None where its
         colour is not its brightness (no reading yet, no gradient, NaN)."""
-        if len(self.levels) != len(self.widths) - 1:
+        if len(self._index) != len(self.widths) - 1 or self._index[i] < 0:
             return None
-        if i < len(self.classes) and theme.class_colour(self.classes[i]) is not None:
-            return None
-        level = self.levels[i]
-        return None if math.isnan(level) else round(level * 255)
+        return int(self._index[i])
 
     def layer_colour(self, i: int, alpha_floor: float = UNIT_FLOOR) -> QColor:
         """Layer i's colour as drawn: its class's colour (no gradient, NaN) or its
@@ -256,8 +262,8 @@ class NetworkDiagramView(View):
     def paintEvent(self, event: QPaintEvent) -> None:
         started = time.perf_counter()
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(theme.BACKGROUND))
         if not self.widths:
+            p.fillRect(self.rect(), QColor(theme.BACKGROUND))
             p.setPen(QColor(theme.TEXT_DIM))
             p.setFont(theme.font(1.1))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
@@ -275,11 +281,13 @@ class NetworkDiagramView(View):
         # lines in 100 pixels read as a band anyway, at several times the paint.
         dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or self.height() < 300
         if dense:
-            # One image, unantialiased: bands and squares by the hundred drawn one by one cost
-            # tens of milliseconds a paint, and at these sizes nobody sees the difference.
+            # One image, its background included, unantialiased: bands and squares by the
+            # hundred drawn one by one cost tens of milliseconds a paint, and at these sizes
+            # nobody sees the difference.
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             p.drawImage(QPointF(0, 0), self._dense_image(xs, ys, r, background))
         else:
+            p.fillRect(self.rect(), background)
             # Links: layer i joins column i to column i+1 and is lit by layer i's gradient.
             # Opaque, blended with the background beforehand, and 1 pixel wide: translucent
             # or wider lines go through QPainter's slow paths (a thousand links of a 10 x 32
@@ -308,7 +316,38 @@ class NetworkDiagramView(View):
                 p.setBrush(theme.over(fill, fill.alphaF(), background))  # opaque: see the links
                 for y in ys[c]:
                     p.drawEllipse(QPointF(x, y), r, r)
+        p.drawImage(QPointF(0, 0), self._static_labels(xs, ys, r))
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        h = self.height()
+        p.setFont(theme.font(0.95, bold=True))
+        p.setPen(QColor(theme.TEXT))
+        if self.caption:
+            if self.first_nonfinite is not None:
+                p.setPen(QColor(theme.NONFINITE))
+            elif self.classes and self.classes[0] != readings.FINITE:
+                p.setPen(QColor(theme.ZERO).lighter(150))
+            text = fitting_line(p.fontMetrics(), self.width() - 12, self.caption,
+                                self.short_caption)
+            p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
+        p.end()
+        self.painted(time.perf_counter() - started)
+
+    def _static_labels(self, xs: list[float], ys: list[list[float]], r: float) -> QImage:
+        """The texts that change only with the size, the layers and the theme (column names,
+        unit counts, the legend) on a transparent image, kept while those hold: drawn at
+        every paint they were a quarter of a compare panel's diagram paint."""
+        ratio = self.devicePixelRatioF()
+        key = (self.width(), self.height(), tuple(self.widths), ratio, theme.current(),
+               theme.point_size(1.0))
+        if self._labels[0] == key and self._labels[1] is not None:
+            return self._labels[1]
+        image = QImage(round(self.width() * ratio), round(self.height() * ratio),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(Qt.GlobalColor.transparent)
+        p = QPainter(image)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         # How many units each column stands for, when more than are drawn.
         p.setFont(theme.font(0.8))
         p.setPen(QColor(theme.TEXT_DIM))
@@ -317,7 +356,7 @@ class NetworkDiagramView(View):
             if self.widths[c] > MAX_UNITS:
                 p.drawText(QRectF(xs[c] - 40, ys[c][0] - r - 22, 80, 18),
                            Qt.AlignmentFlag.AlignCenter, f"{self.widths[c]} units")
-        # Labels: column names, and the diagnosis in numbers under the ends.
+        # Column names (the caption, under them, changes with each reading: paintEvent).
         p.setFont(theme.font(0.85))
         p.setPen(QColor(theme.TEXT_DIM))
         every = max(1, math.ceil(len(xs) * 46 / max(1, self.width())))
@@ -329,16 +368,6 @@ class NetworkDiagramView(View):
                 continue
             label = "in" if c == 0 else "out" if last else str(c)
             p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
-        p.setFont(theme.font(0.95, bold=True))
-        p.setPen(QColor(theme.TEXT))
-        if self.caption:
-            if self.first_nonfinite is not None:
-                p.setPen(QColor(theme.NONFINITE))
-            elif self.classes and self.classes[0] != readings.FINITE:
-                p.setPen(QColor(theme.ZERO).lighter(150))
-            text = fitting_line(p.fontMetrics(), self.width() - 12, self.caption,
-                                self.short_caption)
-            p.drawText(QRectF(0, h - 24, self.width(), 22), Qt.AlignmentFlag.AlignCenter, text)
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
         legend = (f"brightness = gradient relative to the output layer ({theme.FADED} at "
@@ -348,7 +377,8 @@ class NetworkDiagramView(View):
                    p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
                                               self.width() - 20))
         p.end()
-        self.painted(time.perf_counter() - started)
+        self._labels = (key, image)
+        return image
 
     def mouseMoveEvent(self, event) -> None:
         if not self.widths or not len(self.norms):
