@@ -170,3 +170,19 @@ def test_record_at_and_first_step_agree_with_the_copied_table():
                 continue
             assert got is not None and got[0] == int(rec["last"][i])
             np.testing.assert_array_equal(got[1], rec["mean"][i])
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3000), chunk=st.integers(1, 300), covering=st.integers(1, 4000))
+def test_the_oldest_records_covering_n_steps_are_the_start_of_every_record(n, chunk, covering):
+    """``records(covering=k)``: the banner's "first 50 steps" without copying the whole
+    table, the same records as the start of ``records()``, covering k steps where the run
+    has them."""
+    s = Series(2, raw_keep=64, raw_chunk=16, coarse_capacity=8)
+    fill(s, n, 2, chunk)
+    every, head = s.records(slice(1, 2)), s.records(slice(1, 2), covering=covering)
+    m = len(head["last"])
+    assert m >= 1
+    for key, values in head.items():
+        assert np.array_equal(values, every[key][:m])
+    assert head["count"].sum() >= min(covering, n)

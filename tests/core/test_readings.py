@@ -178,3 +178,32 @@ def test_labels_for_views():
     assert [readings.norm_label(r, i) for i in range(6)] == [
         "0 (underflow)", "1.00e-31", "1.00e-03", "NaN", "0", "2.00e+00"]
     assert [readings.ratio_label(r, i) for i in (0, 2, 3, 4)] == ["none", "1/2000", "NaN", "none"]
+
+
+def test_a_reading_is_kept_until_the_steps_change_and_cannot_be_changed_by_a_reader():
+    """Every view asks for the same reading each frame: one object while the steps hold,
+    read-only (one view writing into it would change what the others quote), and a new one
+    as soon as a step arrives."""
+    history = synthetic(np.abs(np.random.default_rng(0).standard_normal((40, 4))) + 0.1)
+    first = readings.grad_reading(history)
+    assert first is not None and readings.grad_reading(history) is first
+    assert readings.grad_reading(history, 30) is readings.grad_reading(history, np.int64(30))
+    assert readings.grad_reading(history, 30) is not first
+    try:
+        first.norms[0] = 0.0
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a reading's norms could be written")
+    history.extend("steps", np.array([41]), history.steps.raw()[1][-1:] * 100)
+    after = readings.grad_reading(history)
+    assert after is not None and after is not first and after.step == 41
+    assert after.norms[0] == np.median(history.steps.raw()[1][-20:, 0].astype(np.float64))
+
+
+def test_the_median_of_a_window_is_numpys_to_the_bit():
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 19, 20):
+        rows = (10.0 ** rng.uniform(-40, 3, (n, 7))).astype(np.float32).astype(np.float64)
+        rows[rng.random((n, 7)) < 0.2] = 0.0
+        assert np.array_equal(readings._median(rows), np.median(rows, axis=0))

@@ -96,3 +96,30 @@ def test_a_translucent_thin_curve_is_drawn_opaque_in_the_colour_it_shows(app, qt
     assert (np.abs(rgb - once).max(axis=-1) <= 2).sum() > 50  # the stroke, blended once
     assert not (np.abs(rgb - twice).max(axis=-1) <= 2).any()  # never twice
     assert curve.opts["pen"].color().alpha() == 80  # the item keeps its own pen
+
+
+def test_a_bold_data_item_draws_its_line_as_a_bold_curve_and_keeps_its_symbols(app, qtbot):
+    """The loss view's accuracy lines (dots for a short run): PlotDataItems whose line is a
+    BoldCurve, drawn as the BoldCurve alone draws it."""
+    from vgrad_gui.qt.plots.bold_curve import BoldDataItem
+
+    x, y = noisy()
+    item = BoldDataItem(x, y, pen=pg.mkPen(COLOUR, width=2), antialias=False)
+    assert isinstance(item.curve, BoldCurve) and item.curve.parentItem() is item
+    assert len(item.childItems()) == 2  # its line and its scatter, no stray plain curve
+    widget = pg.PlotWidget(background=(0, 0, 0))
+    qtbot.addWidget(widget)
+    widget.resize(600, 300)
+    widget.hideAxis("left")
+    widget.hideAxis("bottom")
+    widget.addItem(item)
+    widget.setXRange(float(x.min()), float(x.max()), padding=0.02)
+    widget.setYRange(float(y.min()), float(y.max()), padding=0.05)
+    widget.show()
+    qtbot.waitExposed(widget)
+    ours = np.abs(rgb_pixels(widget.grab().toImage()) - np.array(COLOUR)).max(axis=-1) <= 8
+    alone = drawn(BoldCurve(x, y, pen=pg.mkPen(COLOUR, width=2), antialias=False), qtbot)
+    assert ours.sum() > 500 and (ours == alone).all()
+    item.setData(x[:20], y[:20], symbol="o", symbolSize=5, symbolBrush=COLOUR)
+    assert item.scatter.isVisible() and len(item.scatter.data) == 20
+    assert len(item.curve.getData()[0]) == 20

@@ -236,13 +236,23 @@ class Series:
                 return int(self._c_last[i]), self._c_mean[i, cols].astype(np.float64)
         return None
 
-    def records(self, cols: slice | None = None) -> dict[str, np.ndarray]:
-        """Every record, oldest first: buckets then full-resolution rows, as new arrays.
+    def records(self, cols: slice | None = None, covering: int | None = None
+                ) -> dict[str, np.ndarray]:
+        """Every record, oldest first: buckets then full-resolution rows, as new arrays;
+        ``covering``: only the oldest records that cover that many steps, when the buckets do
+        (the start of a long run, without copying its raw rows: the banner asks every turn).
 
         Keys: first, last (step range), count (rows per record), mean, min, max.
         """
         cs = cols if cols is not None else slice(None)
         nc = self._n_coarse
+        if covering is not None and nc:
+            k = int(np.searchsorted(np.cumsum(self._c_count[:nc]), covering)) + 1
+            if k <= nc:
+                return {"first": self._c_first[:k].copy(), "last": self._c_last[:k].copy(),
+                        "count": self._c_count[:k].copy(),
+                        "mean": self._c_mean[:k, cs].astype(np.float64),
+                        "min": self._c_min[:k, cs].copy(), "max": self._c_max[:k, cs].copy()}
         firsts = [self._c_first[:nc]]
         lasts = [self._c_last[:nc]]
         counts = [self._c_count[:nc]]

@@ -141,7 +141,7 @@ def _grad_reading(history: RunHistory, step: int | None) -> GradReading | None:
     if len(rows):
         window = rows[-WINDOW:].astype(np.float64)
         if np.isfinite(window).all():
-            norms, source = np.median(window, axis=0), "median"
+            norms, source = _median(window), "median"
         else:
             norms, source = window[-1], "last"
         at = int(steps[-1])
@@ -152,6 +152,16 @@ def _grad_reading(history: RunHistory, step: int | None) -> GradReading | None:
         at, norms = found
         source = "bucket"
     return GradReading(at, norms, ratio_to_output(norms), tuple(classify_layers(norms)), source)
+
+
+def _median(rows: np.ndarray) -> np.ndarray:
+    """np.median(rows, axis=0), to the bit, for finite rows: a sort of a few rows is a
+    quarter of np.median's cost, which every view's reading paid each frame."""
+    ordered = np.sort(rows, axis=0)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def record_value(history: RunHistory, table: str, channel: str,
@@ -211,7 +221,7 @@ def window_mean(history: RunHistory, channel: str, step: int | None = None,
     if len(rows) >= n and not (first and history.steps.decimated):
         part = rows[:n] if first else rows[-n:]
         return float(part[:, 0].astype(np.float64).mean()), n
-    rec = history.steps.records(cols)
+    rec = history.steps.records(cols, covering=n if first else None)
     keep = rec["last"] <= step if step is not None else np.ones(len(rec["last"]), bool)
     means, counts = rec["mean"][keep, 0], rec["count"][keep]
     if len(counts) == 0:

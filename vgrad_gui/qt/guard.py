@@ -69,6 +69,10 @@ def draw_note(widget: QWidget) -> None:
     target = widget.viewport() if isinstance(widget, QGraphicsView) else widget
     p = QPainter(target)
     try:
+        if target.testAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent):
+            # Qt painted nothing under a widget that paints every pixel itself: without
+            # this, whatever the failed paint left (or garbage) would show around the note.
+            p.fillRect(target.rect(), QColor(theme.BACKGROUND))
         p.setPen(QColor(theme.ERROR))
         p.setFont(theme.font(0.85))
         rect = QRectF(6, 4, max(10, target.width() - 12), 40)

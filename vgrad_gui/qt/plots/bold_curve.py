@@ -52,4 +52,18 @@ class BoldCurve(pg.PlotCurveItem):
         p.setTransform(base)
 
 
+class BoldDataItem(pg.PlotDataItem):
+    """A PlotDataItem (a line that may have symbols) whose line is a BoldCurve: a 2-pixel
+    accuracy curve per run painted in ~0.8 ms as a plain curve, a third of that bold."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        plain = self.curve
+        plain.setParentItem(None)
+        self.curve: pg.PlotCurveItem = BoldCurve()
+        self.curve.setParentItem(self)
+        self.curve.sigClicked.connect(self.curveClicked)
+        self.setData(*args, **kwargs)
+
+
 guard_item_classes(BoldCurve)

@@ -152,6 +152,14 @@ class DenseRaster:
         self.kind_first = (kinds // cols) % cols - 1  # the fill before it
         self.kind_beneath = kinds // cols // cols
         slot.reshape(-1)[at] = 1 + n + which
+        # For image(): the fills as rows of its colour table (no fill: the table's last
+        # row), and the outline counts as a column of exponents. Masked updates per count
+        # were most of a paint's 0.7 ms.
+        none = len(xs)
+        self._first = np.where(self.kind_first >= 0, self.kind_first, none)
+        self._fill = np.where(self.kind_fill >= 0, self.kind_fill, none)
+        self._under = self.kind_under[:, None].astype(np.float32)
+        self._over = self.kind_over[:, None].astype(np.float32)
         # As np.intp: np.take converts any other index type into a new array at each call.
         self.slot = slot
 
@@ -165,14 +173,17 @@ class DenseRaster:
         base[0] = background
         base[1:] = bands
         rgb = base[self.kind_beneath]
-        a = float(outline[3])
-        for which, rings in ((self.kind_first, self.kind_under), (self.kind_fill, self.kind_over)):
-            fill = units[np.maximum(which, 0)]
-            alpha = np.where(which >= 0, fill[:, 3], 0.0)[:, None]
+        # Each kind's two fills over the band, as units drawn in turn; a kind without a
+        # fill takes the last row of ``over``, which has alpha 0.
+        over = np.zeros((len(units) + 1, 4), np.float32)
+        over[:-1] = units
+        o, keep = outline[:3], 1.0 - float(outline[3])
+        for which, rings in ((self._first, self._under), (self._fill, self._over)):
+            fill = over[which]
+            alpha = fill[:, 3:]
             rgb = fill[:, :3] * alpha + rgb * (1 - alpha)
-            for times in (1, 2, 3):
-                on = rings >= times
-                rgb[on] = outline[:3] * a + rgb[on] * (1 - a)
+            # ``rings`` outlines drawn over it: each keeps 1 - a of what was there.
+            rgb = o + (rgb - o) * keep ** rings
         table = np.concatenate([base, rgb])
         words = theme.argb32(np.clip(np.round(table), 0, 255).astype(np.uint8))
         # The same colours as the last paint (brightness moves in 256 steps and often holds

@@ -11,7 +11,7 @@ from vgrad_gui.qt import theme
 from vgrad_gui.qt.clock import FrameClock
 from vgrad_gui.qt.plots.axes import StepAxis
 from vgrad_gui.qt.plots.base import PlotView, set_axis_label, step_axis_end
-from vgrad_gui.qt.plots.bold_curve import BoldCurve
+from vgrad_gui.qt.plots.bold_curve import BoldCurve, BoldDataItem
 from vgrad_gui.qt.plots.cursor_line import CursorLine
 from vgrad_gui.qt.plots.decimate import Decimator, band_curve, envelope
 
@@ -47,9 +47,11 @@ class LossView(PlotView):
         # 1-pixel plain ones well under 1 ms.
         flat = {"antialias": False, "skipFiniteCheck": False}
         self.train_loss = self.loss_plot.plot(pen=pg.mkPen(TRAIN, width=1), name="train", **flat)
-        self.test_loss = self.loss_plot.plot(pen=pg.mkPen(TEST, width=2), name="test", **flat)
+        self.test_loss = BoldDataItem(pen=pg.mkPen(TEST, width=2), name="test", **flat)
+        self.loss_plot.addItem(self.test_loss)
         self.train_acc = self.acc_plot.plot(pen=pg.mkPen(TRAIN, width=1), **flat)
-        self.test_acc = self.acc_plot.plot(pen=pg.mkPen(TEST, width=2), **flat)
+        self.test_acc = BoldDataItem(pen=pg.mkPen(TEST, width=2), **flat)
+        self.acc_plot.addItem(self.test_acc)
         # The min/max of each span of training steps: a one-batch spike stays visible.
         self.loss_band = band_curve(TRAIN, 80)
         self.acc_band = band_curve(TRAIN, 80)
@@ -94,8 +96,9 @@ class LossView(PlotView):
                 loss = BoldCurve(pen=pg.mkPen(colour, width=2), name=f"{letter} train",
                                  antialias=False)
                 self.loss_plot.addItem(loss)
-                acc = self.acc_plot.plot(pen=pg.mkPen(colour, width=2), antialias=False,
-                                         symbolSize=5, symbolBrush=colour, symbolPen=None)
+                acc = BoldDataItem(pen=pg.mkPen(colour, width=2), antialias=False,
+                                   symbolSize=5, symbolBrush=colour, symbolPen=None)
+                self.acc_plot.addItem(acc)
                 self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
                 h = run.history
                 self.overlay_bins.append((

@@ -38,11 +38,15 @@ class NetworkDiagramView(View):
         self._raster_key: tuple | None = None
         self._raster: DenseRaster | None = None
         self._geometry_key: tuple | None = None
+        self._dense = False  # links drawn as bands (see _geometry)
         self._geometry_kept: tuple[list[float], list[list[float]], float] = ([], [], 0.0)
         self._palette_key: str | None = None
         self._palette_kept: tuple[list[QColor], list[QColor], list[QColor]] = ([], [], [])
         self._palette_arrays = (np.empty((0, 4), np.float32), np.empty((0, 3), np.float32))
         self.setMouseTracking(True)
+        # Every paint covers every pixel (the background, or the dense image that holds it):
+        # Qt need not paint the panel's background under it first.
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setMinimumSize(320, 200)
         self.layer_names: list[str] = []
         self.widths: list[int] = []  # units per column, input column first
@@ -96,10 +100,9 @@ class NetworkDiagramView(View):
                           np.where(nonfinite, np.nan, 0.0))
         self.levels = levels.tolist()
         # A palette index per layer (see _palette_index), worked out once per reading: per
-        # layer in Python at every paint it was a fifth of a 50-layer diagram's paint.
-        special = np.array([theme.class_colour(c) is not None for c in reading.classes], bool)
-        self._index = np.where(special | np.isnan(levels), -1,
-                               np.round(np.nan_to_num(levels) * 255)).astype(np.intp)
+        # layer in Python at every paint it was a fifth of a 50-layer diagram's paint. Every
+        # class but "finite" has a colour of its own (theme.class_colour).
+        self._index = np.where(finite, np.round(levels * 255), -1).astype(np.intp)
         self.classes = reading.classes
         self.reading = reading
         self.norms = reading.norms
@@ -141,6 +144,15 @@ class NetworkDiagramView(View):
         if self._geometry_key != key:
             self._geometry_kept = self._layout()
             self._geometry_key = key
+            xs, ys, _ = self._geometry_kept
+            # Many layers or many links: each layer's links are drawn as one band, which
+            # reads the same from the back of a room and costs a fraction of thousands of
+            # lines. A small diagram (four runs in a grid) shows bands too: a thousand
+            # antialiased lines in 100 pixels read as a band anyway, at several times the
+            # paint.
+            links = sum(len(ys[i]) * len(ys[i + 1]) for i in range(len(ys) - 1))
+            self._dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or \
+                self.height() < 300
         return self._geometry_kept
 
     def _layout(self) -> tuple[list[float], list[list[float]], float]:
@@ -274,12 +286,7 @@ class NetworkDiagramView(View):
         background = QColor(theme.BACKGROUND)
         xs, ys, r = self._geometry()
         n_layers = len(self.widths) - 1
-        # Many layers or many links: draw each layer's links as one band, which reads the
-        # same from the back of a room and costs a fraction of thousands of lines.
-        links = sum(len(ys[i]) * len(ys[i + 1]) for i in range(n_layers))
-        # A small diagram (four runs in a grid) shows bands too: a thousand antialiased
-        # lines in 100 pixels read as a band anyway, at several times the paint.
-        dense = (len(xs) > 1 and (xs[1] - xs[0]) < 14) or links > 1500 or self.height() < 300
+        dense = self._dense
         if dense:
             # One image, its background included, unantialiased: bands and squares by the
             # hundred drawn one by one cost tens of milliseconds a paint, and at these sizes
