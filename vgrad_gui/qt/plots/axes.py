@@ -33,6 +33,8 @@ class LayerAxis(pg.AxisItem):
 
     def configure(self, count: int, with_output: bool = True) -> None:
         """``count`` slots; the last is the output layer when ``with_output``."""
+        if (max(1, count), with_output) == (self.count, self.with_output):
+            return  # a Reset: redrawing the same labels was part of its stall
         self.count = max(1, count)
         self.with_output = with_output
         self.picture = None

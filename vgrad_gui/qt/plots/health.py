@@ -88,9 +88,10 @@ class HealthView(PlotView):
         self.acts.setXRange(0, n - 1, padding=0.02)
         self.ratio.setXRange(0, n, padding=0.02)
         kind = run.inactive_kind
-        self.inactive_title.setText({"saturated": "saturated units",
-                                     "dead": "dead units (ReLU)"}.get(
-            kind, f"no saturation test for {run.history.config.activation}"))
+        title = {"saturated": "saturated units", "dead": "dead units (ReLU)"}.get(
+            kind, f"no saturation test for {run.history.config.activation}")
+        if title != self.inactive_title.toPlainText():  # the same run again: nothing to lay out
+            self.inactive_title.setText(title)
         self.inactive_title.setPos(0, 1)
         self.inactive_bars.setOpts(x=[], height=[])
         self.means.setData([], [])
