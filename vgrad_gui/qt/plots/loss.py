@@ -62,6 +62,8 @@ class LossView(PlotView):
             plot.vb.sigRangeChangedManually.connect(self._zoomed)
         self.bins: dict[str, Decimator] = {}
         self.overlays: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self._overlay_items: list[tuple[BoldCurve, BoldDataItem]] = []  # per compared run
+        self._overlay_styles: list[tuple[str, str]] = []  # their (colour, letter)
         self.overlay_bins: list[tuple[Decimator, Decimator, BoldCurve, pg.PlotDataItem]] = []
         self.setToolTip("Training loss and accuracy (blue: averaged over the batches of each "
                         "span of steps) and on the held-out test set (orange, every 100 "
@@ -71,13 +73,35 @@ class LossView(PlotView):
         self.loss_plot.scene().sigMouseClicked.connect(self._clicked)
 
     def on_runs(self, runs: tuple[Run, ...]) -> None:
+        comparing = len(runs) > 1
+        # Each run's curves, by its colour and letter: a Reset or Start in compare mode
+        # brings new runs in the same slots, and keeps the items and their legend entries
+        # (making them and laying the legend out again was a 22 ms rebuild).
+        styles = [(theme.RUN_COLOURS[self.workspace.slot(run.run_id) % len(theme.RUN_COLOURS)],
+                   self.workspace.letter(run.run_id)) for run in runs] if comparing else []
+        if styles != self._overlay_styles:
+            self._overlays_for(styles)
+        self.overlay_bins = []
+        for (loss, acc), run in zip(self._overlay_items, runs if comparing else (), strict=False):
+            loss.setData([], [])
+            acc.setData([], [])
+            h = run.history
+            self.overlay_bins.append((
+                Decimator(h.table("steps"), h.cols("steps", "loss")),
+                Decimator(h.table("evals"), h.cols("evals", "test_accuracy")), loss, acc))
+        super().on_runs(runs[:1])
+
+    def _overlays_for(self, styles: list[tuple[str, str]]) -> None:
+        """One loss and one accuracy curve per (colour, letter); none outside compare mode,
+        where the train/test curves show instead."""
         for plot, item in self.overlays:
             plot.removeItem(item)
             if plot.legend is not None:
                 plot.legend.removeItem(item)
         self.overlays = []
-        self.overlay_bins = []
-        comparing = len(runs) > 1
+        self._overlay_items = []
+        self._overlay_styles = styles
+        comparing = bool(styles)
         for item in (self.train_loss, self.test_loss, self.train_acc, self.test_acc,
                      self.loss_band, self.acc_band):
             item.setVisible(not comparing)
@@ -87,24 +111,16 @@ class LossView(PlotView):
                 legend.removeItem(item)
                 if not comparing:
                     legend.addItem(item, name)
-        if comparing:
-            for run in runs:
-                colour = theme.RUN_COLOURS[self.workspace.slot(run.run_id)
-                                           % len(theme.RUN_COLOURS)]
-                letter = self.workspace.letter(run.run_id)
-                # A noisy curve per run: drawn bold at a thin line's cost (bold_curve).
-                loss = BoldCurve(pen=pg.mkPen(colour, width=2), name=f"{letter} train",
-                                 antialias=False)
-                self.loss_plot.addItem(loss)
-                acc = BoldDataItem(pen=pg.mkPen(colour, width=2), antialias=False,
-                                   symbolSize=5, symbolBrush=colour, symbolPen=None)
-                self.acc_plot.addItem(acc)
-                self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
-                h = run.history
-                self.overlay_bins.append((
-                    Decimator(h.table("steps"), h.cols("steps", "loss")),
-                    Decimator(h.table("evals"), h.cols("evals", "test_accuracy")), loss, acc))
-        super().on_runs(runs[:1])
+        for colour, letter in styles:
+            # A noisy curve per run: drawn bold at a thin line's cost (bold_curve).
+            loss = BoldCurve(pen=pg.mkPen(colour, width=2), name=f"{letter} train",
+                             antialias=False)
+            self.loss_plot.addItem(loss)
+            acc = BoldDataItem(pen=pg.mkPen(colour, width=2), antialias=False,
+                               symbolSize=5, symbolBrush=colour, symbolPen=None)
+            self.acc_plot.addItem(acc)
+            self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
+            self._overlay_items.append((loss, acc))
 
     def on_run(self, run: Run) -> None:
         h = run.history
