@@ -63,6 +63,7 @@ class FlowBarsView(PlotView):
         self.reading: readings.GradReading | None = None
         self.values: list[str] = []  # each bar's value as printed (readings.norm_label)
         self._y_range: tuple[float, float] | None = None
+        self._layers_shown = 0  # the layer count of the range on screen (on_run)
         self.group_bars: list[pg.BarGraphItem] = []
         self.show_note(f"{theme.ZERO_LEGEND}, a stub marked 0  ·  {theme.NONFINITE_LEGEND}")
         self.setToolTip("The current gradient norm of each layer (the median of the last "
@@ -91,6 +92,7 @@ class FlowBarsView(PlotView):
         if len(runs) > 1:
             self.layer_axis.configure(n)
             self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
+            self._layers_shown = 0  # one run again: its range is set afresh
             self.show_note("Each layer: one bar per run, in the run's colour (A, B, …); "
                            f"{theme.ZERO_LEGEND} shows as a stub.")
         else:
@@ -102,7 +104,12 @@ class FlowBarsView(PlotView):
         self.layer_axis.configure(n)
         self.colours = [pg.mkBrush(c) for c in theme.depth_colours(n)]
         self._empty(n)
-        self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
+        if n != self._layers_shown:
+            # Another net. The same one again (a Reset) keeps its range until its first
+            # reading sets one: two relayouts of the axes in a row were half of a Reset's
+            # stall in this view.
+            self.plot.setRange(xRange=(0, n), yRange=(-8, 1), padding=0.02)
+            self._layers_shown = n
         self._y_range = None
         self.reference.hide()
 
