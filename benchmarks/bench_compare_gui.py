@@ -293,7 +293,7 @@ def report_synthetic(r: dict[str, Any], profiled: bool) -> float:
           + f" frames/s  target >= {TARGET_FPS:.0f}: {verdict(worst >= TARGET_FPS)}")
     print("   diagrams painted " + ", ".join(f"{k.split()[1]} {v:.0f}" for k, v in diag.items())
           + " frames/s (on every 4th frame, 15 at most; in a grid, runs B-D, which have no "
-          "heatmap, on every 2nd: 30)")
+          "heatmap, on every frame)")
     first = r["first"]
     p95 = float(np.percentile(first, 95)) if first else float("inf")
     print(f"   step-to-pixel, each run at the first view that shows it ({len(first)} samples): "
