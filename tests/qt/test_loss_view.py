@@ -47,3 +47,27 @@ def test_a_reset_in_compare_mode_keeps_each_runs_curves_and_shows_the_new_runs(q
     assert view._overlay_items == [] and view.train_loss.isVisible()
     assert [label.text for _, label in view.loss_plot.legend.items] == ["train", "test"]
     view.release()
+
+
+def test_the_loss_axis_moves_in_round_steps_and_holds_while_the_loss_wanders(qtbot):
+    """A loss near 0.69 that wanders by a few thousandths: the axis holds the values, in
+    whole thousandths, and does not move again until they leave it (each move repaints the
+    axis: up to 30 ms in a compare grid)."""
+    workspace = Workspace()
+    workspace.add(run(1, steps=30))
+    view = _shown(qtbot, LossView(workspace, FrameClock()))
+    _take(view)
+    moves = []
+    view.loss_plot.sigYRangeChanged.connect(lambda *_: moves.append(1))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        view._follow(30.0, 1000, 0.69 + 0.002 * rng.standard_normal(50))
+    y0, y1 = view.loss_plot.vb.viewRange()[1]
+    assert y0 <= 0.69 - 0.004 and y1 >= 0.69 + 0.004 and y1 - y0 < 0.05
+    assert abs(y0 * 1000 - round(y0 * 1000)) < 1e-6 and abs(y1 * 1000 - round(y1 * 1000)) < 1e-6
+    assert len(moves) <= 3  # the first fit, and a widening or two for the tails
+    # A loss that falls far below the range moves the axis to it.
+    view._follow(30.0, 1000, np.full(50, 0.05))
+    y0, y1 = view.loss_plot.vb.viewRange()[1]
+    assert y0 <= 0.05 <= y1 and y1 - y0 < 0.1
+    view.release()
