@@ -13,7 +13,7 @@ from vgrad_gui.qt.plots.bold_curve import BoldCurve
 COLOUR = (250, 200, 20)
 
 
-def drawn(curve: pg.PlotCurveItem, qtbot) -> np.ndarray:
+def drawn(curve: pg.PlotCurveItem | pg.PlotDataItem, qtbot) -> np.ndarray:
     """Where the curve's colour is, in a 600 x 300 plot of it."""
     widget = pg.PlotWidget(background=(0, 0, 0))
     qtbot.addWidget(widget)
@@ -107,17 +107,7 @@ def test_a_bold_data_item_draws_its_line_as_a_bold_curve_and_keeps_its_symbols(a
     item = BoldDataItem(x, y, pen=pg.mkPen(COLOUR, width=2), antialias=False)
     assert isinstance(item.curve, BoldCurve) and item.curve.parentItem() is item
     assert len(item.childItems()) == 2  # its line and its scatter, no stray plain curve
-    widget = pg.PlotWidget(background=(0, 0, 0))
-    qtbot.addWidget(widget)
-    widget.resize(600, 300)
-    widget.hideAxis("left")
-    widget.hideAxis("bottom")
-    widget.addItem(item)
-    widget.setXRange(float(x.min()), float(x.max()), padding=0.02)
-    widget.setYRange(float(y.min()), float(y.max()), padding=0.05)
-    widget.show()
-    qtbot.waitExposed(widget)
-    ours = np.abs(rgb_pixels(widget.grab().toImage()) - np.array(COLOUR)).max(axis=-1) <= 8
+    ours = drawn(item, qtbot)
     alone = drawn(BoldCurve(x, y, pen=pg.mkPen(COLOUR, width=2), antialias=False), qtbot)
     assert ours.sum() > 500 and (ours == alone).all()
     item.setData(x[:20], y[:20], symbol="o", symbolSize=5, symbolBrush=COLOUR)
