@@ -110,6 +110,7 @@ def test_a_bold_data_item_draws_its_line_as_a_bold_curve_and_keeps_its_symbols(a
     ours = drawn(item, qtbot)
     alone = drawn(BoldCurve(x, y, pen=pg.mkPen(COLOUR, width=2), antialias=False), qtbot)
     assert ours.sum() > 500 and (ours == alone).all()
-    item.setData(x[:20], y[:20], symbol="o", symbolSize=5, symbolBrush=COLOUR)
-    assert item.scatter.isVisible() and len(item.scatter.data) == 20
-    assert len(item.curve.getData()[0]) == 20
+    dots = BoldDataItem(x[:20], y[:20], pen=pg.mkPen(COLOUR, width=2), symbol="o",
+                        symbolSize=5, symbolBrush=COLOUR)  # a short run's few evaluations
+    assert dots.scatter.isVisible() and len(dots.scatter.data) == 20
+    assert len(dots.curve.getData()[0]) == 20
