@@ -26,6 +26,7 @@ from vgrad_gui.qt.text import fitting_line
 
 MAX_UNITS = 10  # units drawn per column at most; the rest are implied by a gap
 UNIT_FLOOR, LINK_FLOOR = 0.12, 0.06  # opacity of a unit, and of a link, at brightness 0
+SHORT = 160  # px: below this height the legend line gives its room to the units
 
 
 class NetworkDiagramView(View):
@@ -158,7 +159,10 @@ class NetworkDiagramView(View):
     def _layout(self) -> tuple[list[float], list[list[float]], float]:
         w, h = self.width(), self.height()
         n_cols = len(self.widths)
-        left, right, top, bottom = 40.0, 40.0, 46.0, 48.0
+        left, right, bottom = 40.0, 40.0, 48.0
+        # A short panel (two runs side by side at 1280 x 720) leaves out the legend line, so
+        # the units end above the column names instead of under them.
+        top = 46.0 if self.shows_legend() else 28.0
         span = max(1.0, w - left - right)
         xs = [left + span * i / max(1, n_cols - 1) for i in range(n_cols)]
         usable = max(40.0, h - top - bottom)
@@ -310,9 +314,7 @@ class NetworkDiagramView(View):
             for i in range(2, n_layers):
                 colour = self.layer_colour(i - 1, 0.25)
                 p.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
-                top = min(ys[i - 1][0], ys[i][0]) - 10
-                rect = QRectF(xs[i - 1], top - 16, xs[i] - xs[i - 1], 32)
-                p.drawArc(rect, 0, 180 * 16)
+                p.drawArc(self.arc_rect(i, xs, ys), 0, 180 * 16)
         # Units. A faint outline keeps a layer visible even when its gradient has vanished.
         if not dense:
             outline = QColor(theme.TEXT_DIM)
@@ -339,13 +341,33 @@ class NetworkDiagramView(View):
         p.end()
         self.painted(time.perf_counter() - started)
 
+    def shows_legend(self) -> bool:
+        """Whether the legend line fits over the units (not in a short compare panel)."""
+        return self.height() >= SHORT
+
+    def count_rect(self, c: int, xs: list[float], ys: list[list[float]], r: float
+                   ) -> tuple[QRectF, Qt.AlignmentFlag]:
+        """Where column c's unit count ("32 units") is written: centred over the column; with
+        residual shortcuts, whose arcs run over the columns from the first hidden one on,
+        ending at the first hidden column, on the input side, where no arc runs."""
+        top = ys[c][0] - r - 22
+        if self.residual and c == 1:
+            return QRectF(xs[c] - 80, top, 80, 18), \
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        return QRectF(xs[c] - 40, top, 80, 18), Qt.AlignmentFlag.AlignCenter
+
+    def arc_rect(self, i: int, xs: list[float], ys: list[list[float]]) -> QRectF:
+        """The residual shortcut over block i (drawn as its upper half)."""
+        top = min(ys[i - 1][0], ys[i][0]) - 10
+        return QRectF(xs[i - 1], top - 16, xs[i] - xs[i - 1], 32)
+
     def _static_labels(self, xs: list[float], ys: list[list[float]], r: float) -> QImage:
         """The texts that change only with the size, the layers and the theme (column names,
         unit counts, the legend) on a transparent image, kept while those hold: drawn at
         every paint they were a quarter of a compare panel's diagram paint."""
         ratio = self.devicePixelRatioF()
         key = (self.width(), self.height(), tuple(self.widths), ratio, theme.current(),
-               theme.point_size(1.0))
+               theme.point_size(1.0), self.residual)
         if self._labels[0] == key and self._labels[1] is not None:
             return self._labels[1]
         image = QImage(round(self.width() * ratio), round(self.height() * ratio),
@@ -361,8 +383,8 @@ class NetworkDiagramView(View):
         shown_counts = {1, len(xs) - 1} if len(xs) > 2 else set()
         for c in sorted(shown_counts):
             if self.widths[c] > MAX_UNITS:
-                p.drawText(QRectF(xs[c] - 40, ys[c][0] - r - 22, 80, 18),
-                           Qt.AlignmentFlag.AlignCenter, f"{self.widths[c]} units")
+                rect, align = self.count_rect(c, xs, ys, r)
+                p.drawText(rect, align, f"{self.widths[c]} units")
         # Column names (the caption, under them, changes with each reading: paintEvent).
         p.setFont(theme.font(0.85))
         p.setPen(QColor(theme.TEXT_DIM))
@@ -375,6 +397,10 @@ class NetworkDiagramView(View):
                 continue
             label = "in" if c == 0 else "out" if last else str(c)
             p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
+        if not self.shows_legend():
+            p.end()
+            self._labels = (key, image)
+            return image
         p.setFont(theme.font(0.9))
         p.setPen(QColor(theme.TEXT_DIM))
         legend = (f"brightness = gradient relative to the output layer ({theme.FADED} at "
