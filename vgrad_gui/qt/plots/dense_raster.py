@@ -145,21 +145,19 @@ class DenseRaster:
         key = (((slot.reshape(-1)[at] * cols + f0 + 1) * cols + f1 + 1) * 4 + under) * 4 + over
         kinds = np.unique(key)  # sorted: faster than asking np.unique for the inverse
         which = np.searchsorted(kinds, key)
-        self.kind_over = kinds % 4
-        self.kind_under = (kinds // 4) % 4
+        # Per kind, for image(): the outline counts over and under the last fill as a column
+        # of exponents; the two fills as rows of its colour table, where no fill is the
+        # table's last row (alpha 0); the band beneath. Masked updates per count and per
+        # missing fill were most of a paint's 0.7 ms.
+        self._over = (kinds % 4)[:, None].astype(np.float32)
+        self._under = ((kinds // 4) % 4)[:, None].astype(np.float32)
         kinds = kinds // 16
-        self.kind_fill = kinds % cols - 1  # the last fill, -1: none
-        self.kind_first = (kinds // cols) % cols - 1  # the fill before it
-        self.kind_beneath = kinds // cols // cols
-        slot.reshape(-1)[at] = 1 + n + which
-        # For image(): the fills as rows of its colour table (no fill: the table's last
-        # row), and the outline counts as a column of exponents. Masked updates per count
-        # were most of a paint's 0.7 ms.
+        last, prior = kinds % cols - 1, (kinds // cols) % cols - 1  # -1: no fill
         none = len(xs)
-        self._first = np.where(self.kind_first >= 0, self.kind_first, none)
-        self._fill = np.where(self.kind_fill >= 0, self.kind_fill, none)
-        self._under = self.kind_under[:, None].astype(np.float32)
-        self._over = self.kind_over[:, None].astype(np.float32)
+        self._fill = np.where(last >= 0, last, none)
+        self._first = np.where(prior >= 0, prior, none)
+        self._beneath = kinds // cols // cols
+        slot.reshape(-1)[at] = 1 + n + which
         # As np.intp: np.take converts any other index type into a new array at each call.
         self.slot = slot
 
@@ -172,7 +170,7 @@ class DenseRaster:
         base = np.empty((self.n_layers + 1, 3), np.float32)
         base[0] = background
         base[1:] = bands
-        rgb = base[self.kind_beneath]
+        rgb = base[self._beneath]
         # Each kind's two fills over the band, as units drawn in turn; a kind without a
         # fill takes the last row of ``over``, which has alpha 0.
         over = np.zeros((len(units) + 1, 4), np.float32)
@@ -186,8 +184,8 @@ class DenseRaster:
             rgb = o + (rgb - o) * keep ** rings
         table = np.concatenate([base, rgb])
         words = theme.argb32(np.clip(np.round(table), 0, 255).astype(np.uint8))
-        # The same colours as the last paint (brightness moves in 256 steps and often holds
-        # between frames): the pixels already hold them.
+        # The same colours as the last paint (a repaint without a new reading; brightness
+        # moves in 256 steps): the pixels already hold them.
         if self._last is None or not np.array_equal(words, self._last):
             # mode="clip" (every slot is in range anyway): with out= and the default "raise",
             # numpy checks through a buffer, 2-3 times slower.

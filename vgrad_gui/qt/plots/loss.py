@@ -63,7 +63,6 @@ class LossView(PlotView):
         for plot in (self.loss_plot, self.acc_plot):
             plot.vb.sigRangeChangedManually.connect(self._zoomed)
         self.bins: dict[str, Decimator] = {}
-        self.overlays: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self._overlay_items: list[tuple[BoldCurve, BoldDataItem]] = []  # per compared run
         self._overlay_styles: list[tuple[str, str]] = []  # their (colour, letter)
         self.overlay_bins: list[tuple[Decimator, Decimator, BoldCurve, pg.PlotDataItem]] = []
@@ -84,7 +83,8 @@ class LossView(PlotView):
         if styles != self._overlay_styles:
             self._overlays_for(styles)
         self.overlay_bins = []
-        for (loss, acc), run in zip(self._overlay_items, runs if comparing else (), strict=False):
+        # Outside compare mode there are no overlay items, so nothing to pair.
+        for (loss, acc), run in zip(self._overlay_items, runs, strict=False):
             loss.setData([], [])
             acc.setData([], [])
             h = run.history
@@ -96,11 +96,11 @@ class LossView(PlotView):
     def _overlays_for(self, styles: list[tuple[str, str]]) -> None:
         """One loss and one accuracy curve per (colour, letter); none outside compare mode,
         where the train/test curves show instead."""
-        for plot, item in self.overlays:
-            plot.removeItem(item)
-            if plot.legend is not None:
-                plot.legend.removeItem(item)
-        self.overlays = []
+        for pair in self._overlay_items:
+            for plot, item in zip((self.loss_plot, self.acc_plot), pair, strict=True):
+                plot.removeItem(item)
+                if plot.legend is not None:
+                    plot.legend.removeItem(item)
         self._overlay_items = []
         self._overlay_styles = styles
         comparing = bool(styles)
@@ -121,7 +121,6 @@ class LossView(PlotView):
             acc = BoldDataItem(pen=pg.mkPen(colour, width=2), antialias=False,
                                symbolSize=5, symbolBrush=colour, symbolPen=None)
             self.acc_plot.addItem(acc)
-            self.overlays += [(self.loss_plot, loss), (self.acc_plot, acc)]
             self._overlay_items.append((loss, acc))
 
     def on_run(self, run: Run) -> None:

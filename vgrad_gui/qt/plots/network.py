@@ -397,18 +397,15 @@ class NetworkDiagramView(View):
                 continue
             label = "in" if c == 0 else "out" if last else str(c)
             p.drawText(QRectF(x - 24, h - 44, 48, 18), Qt.AlignmentFlag.AlignCenter, label)
-        if not self.shows_legend():
-            p.end()
-            self._labels = (key, image)
-            return image
-        p.setFont(theme.font(0.9))
-        p.setPen(QColor(theme.TEXT_DIM))
-        legend = (f"brightness = gradient relative to the output layer ({theme.FADED} at "
-                  f"{theme.decade_label(-theme.RELATIVE_DECADES)})  ·  {theme.ZERO_LEGEND}  ·  "
-                  f"{theme.NONFINITE_LEGEND}")
-        p.drawText(QRectF(10, 6, self.width() - 20, 20), Qt.AlignmentFlag.AlignLeft,
-                   p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
-                                              self.width() - 20))
+        if self.shows_legend():
+            p.setFont(theme.font(0.9))
+            p.setPen(QColor(theme.TEXT_DIM))
+            legend = (f"brightness = gradient relative to the output layer ({theme.FADED} at "
+                      f"{theme.decade_label(-theme.RELATIVE_DECADES)})  ·  "
+                      f"{theme.ZERO_LEGEND}  ·  {theme.NONFINITE_LEGEND}")
+            p.drawText(QRectF(10, 6, self.width() - 20, 20), Qt.AlignmentFlag.AlignLeft,
+                       p.fontMetrics().elidedText(legend, Qt.TextElideMode.ElideRight,
+                                                  self.width() - 20))
         p.end()
         self._labels = (key, image)
         return image
